@@ -1,0 +1,57 @@
+"""Test-wide environment: an isolated ROS 2 graph per run, headless MuJoCo, offline hub.
+
+Set before rclpy is imported anywhere: a ROS_DOMAIN_ID of this run's own and discovery
+limited to this host, so parallel runs (CI, a developer's shell) never cross-talk.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["ROS_DOMAIN_ID"] = os.environ.get("VLA_WM_TEST_DOMAIN_ID", str(1 + os.getpid() % 100))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.pop("ROS_LOCALHOST_ONLY", None)
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest
+
+
+@pytest.fixture
+def ros_context():
+    """A fresh rclpy context for one test, shut down afterwards."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        context.try_shutdown()
+
+
+def spin_until(executor, predicate, timeout: float = 10.0, step: float = 0.02) -> bool:
+    """Spin `executor` until `predicate()` is true or `timeout` seconds pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        executor.spin_once(timeout_sec=step)
+    return bool(predicate())
+
+
+@pytest.fixture
+def executor(ros_context):
+    """A single-threaded executor on the test's context; nodes added to it are destroyed after."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    ex = SingleThreadedExecutor(context=ros_context)
+    yield ex
+    for node in list(ex.get_nodes()):
+        ex.remove_node(node)
+        node.destroy_node()
+    ex.shutdown()

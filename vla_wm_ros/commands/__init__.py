@@ -1,0 +1,1 @@
+"""Sub-commands of `vla-wm`, one module each (see vla_wm_ros.cli)."""
