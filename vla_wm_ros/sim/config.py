@@ -1,0 +1,55 @@
+"""Simulator settings as a dataclass (loaded with vla_wm_ros.config.loader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vla_wm_ros.config.loader import ConfigError
+
+# The default camera. Chosen by rendering every MT10 task at 64x64 from each Meta-World
+# camera and a few orbit placements, counting object and gripper pixels with MuJoCo's
+# segmentation renderer: this view keeps the whole arm, the gripper and the task object in
+# frame for all ten tasks and shows objects ~1.3x larger than "corner4" (docs/SIMULATOR.md).
+ORBIT = "orbit"
+
+
+@dataclass
+class OrbitCamera:
+    """A free camera looking at `lookat` from `distance` m (MuJoCo azimuth/elevation, deg)."""
+
+    lookat: tuple[float, float, float] = (0.0, 0.7, 0.22)
+    distance: float = 1.3
+    azimuth: float = 140.0
+    elevation: float = -30.0
+
+    def validate(self) -> None:
+        if self.distance <= 0:
+            raise ConfigError(f"distance must be positive, got {self.distance}")
+
+
+@dataclass
+class SimConfig:
+    """One Meta-World environment: which task, how it is seeded, rendered and cut off."""
+
+    task: str = "button-press-topdown"
+    seed: int = 0
+    # Image height and width in pixels (square).
+    image_size: int = 64
+    # "orbit" (the `orbit` camera below) or a camera of the Meta-World model: corner,
+    # corner2, corner3, corner4, topview, behindGripper, gripperPOV.
+    camera: str = ORBIT
+    orbit: OrbitCamera = field(default_factory=OrbitCamera)
+    # Episode length: `done` becomes true after this many steps (Meta-World's own is 500).
+    max_steps: int = 500
+    # False skips rendering (observations carry no image): for state-only experts and tests.
+    render: bool = True
+    # MSAA samples of the offscreen buffer; 0 is ~3x faster than MuJoCo's default 4.
+    multisamples: int = 0
+
+    def validate(self) -> None:
+        if not 8 <= self.image_size <= 1024:
+            raise ConfigError(f"image_size must be in [8, 1024], got {self.image_size}")
+        if self.max_steps <= 0:
+            raise ConfigError(f"max_steps must be positive, got {self.max_steps}")
+        if self.multisamples < 0:
+            raise ConfigError(f"multisamples must be >= 0, got {self.multisamples}")

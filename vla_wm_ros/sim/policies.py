@@ -1,0 +1,55 @@
+"""Action sources for collection: Meta-World's scripted experts, a noisy expert, random.
+
+Experts read the full state vector (`env.state`), which only the simulator has.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+
+from vla_wm_ros.sim.env import MetaWorldEnv, Observation
+from vla_wm_ros.sim.tasks import env_id
+
+PolicyKind = Literal["expert", "noisy-expert", "random"]
+POLICY_KINDS: tuple[str, ...] = ("expert", "noisy-expert", "random")
+Policy = Callable[[MetaWorldEnv, Observation], np.ndarray]
+
+
+@functools.cache
+def _scripted(task: str):
+    from metaworld.policies import ENV_POLICY_MAP
+
+    return ENV_POLICY_MAP[env_id(task)]()
+
+
+def expert_action(env: MetaWorldEnv, obs: Observation | None = None) -> np.ndarray:
+    """Meta-World's scripted policy for `env.task`, clipped to the action bounds.
+
+    `obs` is accepted for symmetry with learned policies; the expert reads `env.state`.
+    """
+    action = np.asarray(_scripted(env.task).get_action(env.state), dtype=np.float32)
+    return np.clip(action, env.action_space_low, env.action_space_high)
+
+
+def make_policy(kind: PolicyKind, rng: np.random.Generator, noise_std: float = 0.3) -> Policy:
+    """A policy of `kind`; its randomness (noise, random actions) comes from `rng` only."""
+    if kind == "expert":
+        return expert_action
+    if kind == "noisy-expert":
+
+        def noisy(env: MetaWorldEnv, obs: Observation) -> np.ndarray:
+            action = expert_action(env, obs) + rng.normal(0.0, noise_std, env.action_dim)
+            return np.clip(action, env.action_space_low, env.action_space_high).astype(np.float32)
+
+        return noisy
+    if kind == "random":
+
+        def uniform(env: MetaWorldEnv, obs: Observation) -> np.ndarray:
+            return rng.uniform(env.action_space_low, env.action_space_high).astype(np.float32)
+
+        return uniform
+    raise ValueError(f"unknown policy {kind!r}; valid: {', '.join(POLICY_KINDS)}")

@@ -1,0 +1,85 @@
+"""Offscreen RGB rendering of a MuJoCo scene, cheap enough for 64x64 data collection.
+
+What makes it fast on a software (llvmpipe/EGL) renderer: no multisampling, and shadows,
+reflections and the skybox switched off in the scene flags. Rendering is deterministic:
+the same MjData gives the same pixels.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from vla_wm_ros.sim.config import ORBIT, OrbitCamera
+
+_CHEAP_FLAGS_OFF = (
+    mujoco.mjtRndFlag.mjRND_SHADOW,
+    mujoco.mjtRndFlag.mjRND_REFLECTION,
+    mujoco.mjtRndFlag.mjRND_SKYBOX,
+    mujoco.mjtRndFlag.mjRND_FOG,
+    mujoco.mjtRndFlag.mjRND_HAZE,
+)
+
+
+def _upright(model: mujoco.MjModel, data: mujoco.MjData, cam_id: int) -> None:
+    """Roll a world-fixed camera by 180 degrees if its image 'up' points at the floor.
+
+    Meta-World's corner cameras are mounted upside down (their images were flipped in
+    software); rolling the camera itself keeps the image a real camera view.
+    """
+    if model.cam_bodyid[cam_id] != 0:
+        return
+    mujoco.mj_camlight(model, data)
+    up_world_z = data.cam_xmat[cam_id].reshape(3, 3)[2, 1]
+    if up_world_z < 0:
+        roll = np.array([0.0, 0.0, 0.0, 1.0])  # 180 deg about the camera's viewing axis
+        quat = np.empty(4)
+        mujoco.mju_mulQuat(quat, model.cam_quat[cam_id], roll)
+        model.cam_quat[cam_id] = quat
+        mujoco.mj_camlight(model, data)
+
+
+class OffscreenRenderer:
+    """Renders `data` from one camera into (H, W, 3) uint8 arrays."""
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        size: int,
+        camera: str,
+        orbit: OrbitCamera,
+        multisamples: int = 0,
+    ) -> None:
+        model.vis.quality.offsamples = multisamples
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, size)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, size)
+        self._camera: mujoco.MjvCamera | int = self._resolve(model, data, camera, orbit)
+        self._option = mujoco.MjvOption()
+        self._renderer = mujoco.Renderer(model, size, size)
+
+    @staticmethod
+    def _resolve(model, data, camera: str, orbit: OrbitCamera) -> mujoco.MjvCamera | int:
+        if camera == ORBIT:
+            cam = mujoco.MjvCamera()
+            cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+            cam.lookat[:] = orbit.lookat
+            cam.distance = orbit.distance
+            cam.azimuth = orbit.azimuth
+            cam.elevation = orbit.elevation
+            return cam
+        cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        if cam_id < 0:
+            names = [model.camera(i).name for i in range(model.ncam)]
+            raise ValueError(f"unknown camera {camera!r}; valid: {ORBIT}, {', '.join(names)}")
+        _upright(model, data, cam_id)
+        return cam_id
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        self._renderer.update_scene(data, camera=self._camera, scene_option=self._option)
+        for flag in _CHEAP_FLAGS_OFF:
+            self._renderer.scene.flags[flag] = 0
+        return self._renderer.render()
+
+    def close(self) -> None:
+        self._renderer.close()
