@@ -1,0 +1,33 @@
+"""PNG frames: lossless, ~5 KB at 64x64, ~70 us to decode one, independently addressable."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PNG_COMPRESSION = 3  # zlib level: level 9 is 4x slower to write for 2% smaller files
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB -> PNG bytes."""
+    ok, buffer = cv2.imencode(
+        ".png",
+        np.ascontiguousarray(image[..., ::-1]),
+        [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION],
+    )
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} {image.dtype} image as PNG")
+    return buffer.tobytes()
+
+
+def decode_png(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
+    """PNG bytes -> (H, W, 3) uint8 RGB; ValueError if the bytes are not a PNG colour image."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("not a decodable PNG image")
+    if out is None:
+        return np.ascontiguousarray(image[..., ::-1])
+    if out.shape != image.shape:
+        raise ValueError(f"image is {image.shape}, expected {out.shape}")
+    np.copyto(out, image[..., ::-1])
+    return out
