@@ -202,7 +202,7 @@ class EpisodeDataset:
                 md = pq.read_metadata(path)
             except (pa.ArrowException, OSError) as exc:
                 raise DatasetError(f"{path}: corrupt or truncated parquet file ({exc})") from None
-            missing = wanted - set(md.schema.names)
+            missing = wanted - set(md.schema.to_arrow_schema().names)
             if missing:
                 raise DatasetError(f"{path}: missing columns {sorted(missing)}")
             for meta in metas:
