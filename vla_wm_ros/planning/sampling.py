@@ -86,7 +86,7 @@ class SamplingPlanner:
         if self._n_pi:
             self._policy_rollout(belief, context)
         done, cut_reason = 0, ""
-        stats = (0.0, 0.0, 0.0)
+        stats = (0.0, 0.0)
         while done < cfg.iterations:
             t_iter = time.monotonic()
             if done and deadline is not None and t_iter + (self._iter_ms or 0.0) / 1e3 > deadline:
@@ -108,11 +108,11 @@ class SamplingPlanner:
         self._prev_mean.copy_(self._mean)
         self._has_prev = True
         action = torch.minimum(torch.maximum(self._mean[0, 0], model.action_low), model.action_high)
-        expected, predicted, uncertainty = stats
+        expected, predicted = stats
         return PlanResult(
             action=action.cpu().numpy().astype(np.float32),
             expected_return=expected,
-            uncertainty=uncertainty,
+            uncertainty=self._plan_uncertainty(belief) if self.gate.measures else 0.0,
             iterations=done,
             elapsed_ms=(time.monotonic() - start) * 1e3,
             status="deadline" if cut_reason else "ok",
@@ -145,8 +145,8 @@ class SamplingPlanner:
             state = model.imagine_step(state, actions[t, :p])
             features[t + 1, :p].copy_(model.feature(state))
 
-    def _iterate(self, belief: State, context: GoalContext) -> tuple[float, float, float]:
-        """One sample-score-refit round; returns (expected return, first reward, uncertainty)."""
+    def _iterate(self, belief: State, context: GoalContext) -> tuple[float, float]:
+        """One sample-score-refit round; returns (expected return, first-step reward)."""
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
         torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
@@ -157,7 +157,7 @@ class SamplingPlanner:
         for t in range(cfg.horizon):
             state = model.imagine_step(state, actions[t, p:])
             features[t + 1, p:].copy_(model.feature(state))
-        returns, first_reward, uncertainty = self._score(context)
+        returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
@@ -167,10 +167,9 @@ class SamplingPlanner:
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
         expected = float(weights @ elite_returns)
         predicted = float(weights @ first_reward.index_select(0, index))
-        unc = 0.0 if uncertainty is None else float(weights @ uncertainty.index_select(0, index))
-        return expected, predicted, unc
+        return expected, predicted
 
-    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
         """Discounted reward + terminal value (- disagreement penalty) for every sample."""
         model, h = self.model, self.cfg.horizon
         features, actions = self._features, self._actions
@@ -178,13 +177,21 @@ class SamplingPlanner:
         rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
         returns = self._discounts @ rewards
         returns.add_(model.value(features[h], context), alpha=self._terminal)
-        if not self.gate.measures:
-            return returns, rewards[0], None
-        flat = features[:-1].reshape(h * n, width)
-        disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
         if self._penalty:
+            flat = features[:-1].view(h * n, width)
+            disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
             returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
-        return returns, rewards[0], disagreement.mean(dim=0)
+        return returns, rewards[0]
+
+    def _plan_uncertainty(self, belief: State) -> float:
+        """Mean ensemble disagreement along the chosen plan (the mean), imagined from belief."""
+        model, plan = self.model, self._mean[:, 0]
+        state, total = belief, 0.0
+        for t in range(self.cfg.horizon):
+            action = plan[t : t + 1]
+            total += float(model.disagreement(model.feature(state), action)[0])
+            state = model.imagine_step(state, action)
+        return total / self.cfg.horizon
 
     def _prior_fallback(
         self, f0: Tensor, context: GoalContext, deadline: float, start: float
