@@ -1,0 +1,136 @@
+"""Imagined transitions per second: imagine_step + reward head, as a planner runs them.
+
+For a config: build the world model (random weights: speed does not depend on them),
+roll a batch of states forward with a fixed action batch and one cached goal term, and
+time each step. FLOPs per transition are the dense layers counted analytically
+(`WorldModel.imagine_flops`); roofline_fraction divides achieved FLOP/s by the fp32 GEMM
+FLOP/s measured in the same process with the same thread count just before. A second
+figure, `dense_only`, times the same GEMM shapes alone with preallocated outputs: the
+best a step could do if every non-GEMM cost (activations, norms, sampling, allocation)
+vanished, so the gap between the two is what fusion or out= buffers could still win.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from vla_wm_ros.bench.roofline import gemm_flops_per_s
+from vla_wm_ros.bench.stats import latency_summary
+from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.models.rssm import RSSMState
+from vla_wm_ros.models.world_model import WorldModel
+
+
+def _time_steps(step: Callable[[], object], seconds: float, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        step()
+    samples = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(samples) < 10:
+        t0 = time.perf_counter()
+        step()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return samples
+
+
+def build_step(model: WorldModel, batch: int, compiled: bool, seed: int = 0):
+    """A zero-argument closure advancing a batch of imagined states by one step."""
+    gen = torch.Generator().manual_seed(seed)
+    rssm = model.rssm
+    state = RSSMState(
+        torch.randn(batch, rssm.deter_size, generator=gen),
+        torch.randn(batch, rssm.stoch_size, generator=gen),
+    )
+    action = torch.rand(batch, model.action_dim, generator=gen) * 2 - 1
+    goal_term = model.reward_head.goal_term(torch.randn(model.cfg.goal_dim, generator=gen))
+
+    def transition(s: RSSMState) -> tuple[RSSMState, torch.Tensor]:
+        nxt = rssm.imagine_step(s, action)
+        return nxt, model.reward_head(rssm.feature(nxt), goal_term=goal_term)
+
+    fn = torch.compile(transition, dynamic=False) if compiled else transition
+    holder = {"state": state}
+
+    def step() -> None:
+        holder["state"], _ = fn(holder["state"])
+
+    return step
+
+
+def dense_only_step(model: WorldModel, batch: int) -> Callable[[], None]:
+    """The transition's GEMMs alone (same shapes, preallocated outputs)."""
+    linears = model.rssm.imagine_linears() + model.reward_head.feature_linears()
+    inputs = [torch.randn(batch, m.in_features) for m in linears]
+    outputs = [torch.empty(batch, m.out_features) for m in linears]
+    weights = [m.weight.detach().t() for m in linears]
+
+    def step() -> None:
+        for x, w, out in zip(inputs, weights, outputs, strict=True):
+            torch.mm(x, w, out=out)
+
+    return step
+
+
+def measure(
+    cfg: WorldModelConfig,
+    batch: int = 1000,
+    threads: int | None = None,
+    compiled: bool = False,
+    seconds: float = 2.0,
+    roofline_seconds: float = 1.0,
+) -> dict:
+    """One configuration's throughput, FLOPs and roofline fraction (see module docstring)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = WorldModel(cfg).eval()
+        flops = model.imagine_flops()
+        with torch.inference_mode():
+            step = build_step(model, batch, compiled)
+            compile_s = 0.0
+            if compiled:
+                t0 = time.perf_counter()
+                step()
+                compile_s = time.perf_counter() - t0
+            roofline = gemm_flops_per_s(seconds=roofline_seconds)
+            samples = _time_steps(step, seconds)
+            dense = _time_steps(dense_only_step(model, batch), seconds / 2)
+        summary = latency_summary(samples)
+        dense_ms = latency_summary(dense)["p50_ms"]
+        per_s = batch / (summary["p50_ms"] / 1e3)
+        return {
+            "threads": torch.get_num_threads(),
+            "compiled": compiled,
+            "compile_s": round(compile_s, 2),
+            "batch": batch,
+            "step_ms": summary,
+            "transitions_per_s": per_s,
+            "flops_per_transition": flops,
+            "achieved_flops_per_s": flops * per_s,
+            "gemm_flops_per_s": roofline,
+            "roofline_fraction": flops * per_s / roofline,
+            "dense_only_step_ms": dense_ms,
+            "dense_only_roofline_fraction": flops * batch / (dense_ms / 1e3) / roofline,
+        }
+    finally:
+        torch.set_num_threads(previous)
+
+
+def rssm_shapes(cfg: WorldModelConfig) -> dict:
+    r = cfg.rssm
+    return {
+        "latent": r.latent,
+        "deter": r.deter,
+        "gru_layers": r.gru_layers,
+        "deter_size": r.deter_size,
+        "stoch_size": r.stoch_size,
+        "hidden": r.hidden,
+        "heads_hidden": cfg.heads.hidden,
+        "act": r.act,
+        "norm": r.norm,
+    }

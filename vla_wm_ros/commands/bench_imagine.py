@@ -1,0 +1,86 @@
+"""`vla-wm bench imagine`: imagined transitions/s at batch 1000 against this CPU's roofline.
+
+Measures the seed-sized RSSM and the default CPU config, each over the thread counts and
+execution modes asked for (eager, torch.compile), and reports every variant plus the best
+one per model. Figures on a shared machine are noisy: compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+
+NAME = ("bench", "imagine")
+HELP = "imagined transitions/s (imagine_step + reward) at batch 1000, with FLOPs and roofline"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--presets", default="seed,default", help="comma-separated presets")
+    parser.add_argument("--batch", type=int, default=1000, help="imagined states per step")
+    parser.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure a torch.compile'd step (default: on)",
+    )
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing window per variant")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from vla_wm_ros.bench.imagine import measure, rssm_shapes
+    from vla_wm_ros.config.model import load_preset
+
+    presets = [p for p in args.presets.split(",") if p]
+    threads = [int(t) for t in args.threads.split(",") if t]
+    modes = [False, True] if args.compile else [False]
+    variants = [(p, t, c) for p in presets for t in threads for c in modes]
+    models: dict[str, dict] = {}
+    for preset, n_threads, compiled in tqdm(variants, desc="bench imagine", file=sys.stderr):
+        cfg = load_preset(preset)
+        entry = models.setdefault(preset, {"shapes": rssm_shapes(cfg), "variants": []})
+        entry["variants"].append(
+            measure(cfg, args.batch, n_threads, compiled, seconds=args.seconds)
+        )
+    for entry in models.values():
+        best = max(entry["variants"], key=lambda v: v["transitions_per_s"])
+        entry["best"] = {
+            k: best[k]
+            for k in (
+                "threads",
+                "compiled",
+                "transitions_per_s",
+                "flops_per_transition",
+                "roofline_fraction",
+                "gemm_flops_per_s",
+            )
+        }
+    result = {
+        "batch": args.batch,
+        "what": "imagine_step + goal-conditioned reward head (goal term cached), fp32, CPU",
+        "machine": {
+            "cpus": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
+        "models": models,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for preset, entry in models.items():
+            b = entry["best"]
+            print(
+                f"{preset}: {b['transitions_per_s']:,.0f} transitions/s, "
+                f"{b['flops_per_transition'] / 1e6:.3f} MFLOP/transition, "
+                f"roofline {b['roofline_fraction']:.2f} "
+                f"(threads {b['threads']}, compiled {b['compiled']})"
+            )
+    return 0
