@@ -9,6 +9,8 @@ import pytest
 from vla_wm_ros.config.loader import ConfigError, from_dict, load_yaml, save_yaml
 from vla_wm_ros.config.model import PRESETS, WorldModelConfig, load_preset
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_load_and_round_trip(name, tmp_path):

@@ -12,6 +12,8 @@ from vla_wm_ros.models.kl import kl_balance
 from vla_wm_ros.models.latent import DiscreteLatent, GaussianLatent
 from vla_wm_ros.models.rssm import RSSM, RSSMState, state_at
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 B, T, A, E = 3, 6, 2, 10
 
 

@@ -8,6 +8,8 @@ import torch
 from vla_wm_ros.config.model import TemporalConfig
 from vla_wm_ros.models.temporal.history import build_temporal_encoder
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 KINDS = ["transformer", "lstm", "gru", "tcn", "mamba", "cross_transformer"]
 B, T, OBS, ACT = 2, 7, 12, 3
 
