@@ -23,12 +23,15 @@ def test_flops_per_transition_by_hand():
 
 
 def test_cli_json(capsys):
-    args = "bench imagine --presets tiny --threads 1 --no-compile --seconds 0.2 --batch 200"
+    args = (
+        "bench imagine --presets tiny --threads 1 --paths module,kernel --seconds 0.2 --batch 200"
+    )
     code = main([*args.split(), "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)  # exactly one JSON object
     best = result["models"]["tiny"]["best"]
     assert best["flops_per_transition"] == 18752 and best["threads"] == 1
     assert best["transitions_per_s"] > 0 and 0 < best["roofline_fraction"] < 2
-    variant = result["models"]["tiny"]["variants"][0]
-    assert variant["batch"] == 200 and variant["step_ms"]["n"] >= 10
+    variants = result["models"]["tiny"]["variants"]
+    assert [v["path"] for v in variants] == ["module", "kernel"]
+    assert all(v["batch"] == 200 and v["step_ms"]["n"] >= 10 for v in variants)

@@ -4,7 +4,9 @@ For a config: build the world model (random weights: speed does not depend on th
 roll a batch of states forward with a fixed action batch and one cached goal term, and
 time each step. FLOPs per transition are the dense layers counted analytically
 (`WorldModel.imagine_flops`); roofline_fraction divides achieved FLOP/s by the fp32 GEMM
-FLOP/s measured in the same process with the same thread count just before. A second
+FLOP/s measured in the same process with the same thread count, interleaved with the
+timing. Three execution paths are measured: the module path, the same under
+torch.compile, and ImagineKernel (out= buffers, no concatenation). A second
 figure, `dense_only`, times the same GEMM shapes alone with preallocated outputs: the
 best a step could do if every non-GEMM cost (activations, norms, sampling, allocation)
 vanished, so the gap between the two is what fusion or out= buffers could still win.
@@ -20,6 +22,7 @@ import torch
 from vla_wm_ros.bench.roofline import gemm_flops_per_s
 from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.models.imagine_kernel import ImagineKernel
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
 
@@ -36,8 +39,17 @@ def _time_steps(step: Callable[[], object], seconds: float, warmup: int = 5) -> 
     return samples
 
 
-def build_step(model: WorldModel, batch: int, compiled: bool, seed: int = 0):
-    """A zero-argument closure advancing a batch of imagined states by one step."""
+PATHS = ("module", "compiled", "kernel")
+
+
+def build_step(model: WorldModel, batch: int, path: str, seed: int = 0) -> Callable[[], None]:
+    """A zero-argument closure advancing a batch of imagined states by one step.
+
+    path: "module" (RSSM.imagine_step + reward head), "compiled" (the same under
+    torch.compile), "kernel" (ImagineKernel: out= buffers, double-buffered features).
+    """
+    if path not in PATHS:
+        raise ValueError(f"path {path!r}: valid paths are {', '.join(PATHS)}")
     gen = torch.Generator().manual_seed(seed)
     rssm = model.rssm
     state = RSSMState(
@@ -47,11 +59,23 @@ def build_step(model: WorldModel, batch: int, compiled: bool, seed: int = 0):
     action = torch.rand(batch, model.action_dim, generator=gen) * 2 - 1
     goal_term = model.reward_head.goal_term(torch.randn(model.cfg.goal_dim, generator=gen))
 
+    if path == "kernel":
+        kernel = ImagineKernel(model)
+        features = [rssm.feature(state), kernel.new_features(batch, state.deter)]
+        turn = [0]
+
+        def kernel_step() -> None:
+            src, dst = features[turn[0] % 2], features[(turn[0] + 1) % 2]
+            kernel.reward(kernel.step(src, action, out=dst), goal_term)
+            turn[0] += 1
+
+        return kernel_step
+
     def transition(s: RSSMState) -> tuple[RSSMState, torch.Tensor]:
         nxt = rssm.imagine_step(s, action)
         return nxt, model.reward_head(rssm.feature(nxt), goal_term=goal_term)
 
-    fn = torch.compile(transition, dynamic=False) if compiled else transition
+    fn = torch.compile(transition, dynamic=False) if path == "compiled" else transition
     holder = {"state": state}
 
     def step() -> None:
@@ -78,11 +102,15 @@ def measure(
     cfg: WorldModelConfig,
     batch: int = 1000,
     threads: int | None = None,
-    compiled: bool = False,
+    path: str = "module",
     seconds: float = 2.0,
-    roofline_seconds: float = 1.0,
+    rounds: int = 4,
 ) -> dict:
-    """One configuration's throughput, FLOPs and roofline fraction (see module docstring)."""
+    """One configuration's throughput, FLOPs and roofline fraction (see module docstring).
+
+    Timing and the GEMM roofline are interleaved in `rounds` slots; the roofline is the
+    best slot (the machine's peak in this window), the step time the median of all steps.
+    """
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -91,28 +119,31 @@ def measure(
         model = WorldModel(cfg).eval()
         flops = model.imagine_flops()
         with torch.inference_mode():
-            step = build_step(model, batch, compiled)
-            compile_s = 0.0
-            if compiled:
-                t0 = time.perf_counter()
-                step()
-                compile_s = time.perf_counter() - t0
-            roofline = gemm_flops_per_s(seconds=roofline_seconds)
-            samples = _time_steps(step, seconds)
-            dense = _time_steps(dense_only_step(model, batch), seconds / 2)
+            step = build_step(model, batch, path)
+            t0 = time.perf_counter()
+            step()  # compiles on the "compiled" path
+            first_s = time.perf_counter() - t0
+            dense_step = dense_only_step(model, batch)
+            samples, dense, rooflines = [], [], []
+            for _ in range(rounds):
+                rooflines.append(gemm_flops_per_s(seconds=0.3))
+                samples += _time_steps(step, seconds / rounds)
+                dense += _time_steps(dense_step, seconds / rounds / 2)
+        roofline = max(rooflines)
         summary = latency_summary(samples)
         dense_ms = latency_summary(dense)["p50_ms"]
         per_s = batch / (summary["p50_ms"] / 1e3)
         return {
             "threads": torch.get_num_threads(),
-            "compiled": compiled,
-            "compile_s": round(compile_s, 2),
+            "path": path,
+            "first_call_s": round(first_s, 2),
             "batch": batch,
             "step_ms": summary,
             "transitions_per_s": per_s,
             "flops_per_transition": flops,
             "achieved_flops_per_s": flops * per_s,
             "gemm_flops_per_s": roofline,
+            "gemm_flops_per_s_slots": rooflines,
             "roofline_fraction": flops * per_s / roofline,
             "dense_only_step_ms": dense_ms,
             "dense_only_roofline_fraction": flops * batch / (dense_ms / 1e3) / roofline,
