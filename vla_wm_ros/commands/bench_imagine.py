@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 "transitions_per_s",
                 "flops_per_transition",
                 "roofline_fraction",
+                "roofline_fraction_best_step",
                 "gemm_flops_per_s",
             )
         }
