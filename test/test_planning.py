@@ -226,7 +226,7 @@ def test_hierarchical_planning_reaches_the_goal():
 
 def test_belief_must_be_a_single_row():
     planner = MPPIPlanner(point_mass(), MPPIConfig(), SafetyConfig())
-    with pytest.raises(ValueError, match="batch-1"):
+    with pytest.raises(ValueError, match="single belief"):
         planner.plan(X0.expand(2, -1), GOAL)
 
 

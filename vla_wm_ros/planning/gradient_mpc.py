@@ -11,13 +11,14 @@ accumulate .grad.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import GradientMPCConfig, SafetyConfig
-from vla_wm_ros.planning.model import PlanningModel, State, check_belief
+from vla_wm_ros.planning.model import PlanningModel, belief_feature
 from vla_wm_ros.planning.result import PlanResult
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -49,12 +50,12 @@ class GradientMPC:
         self._optimizer.state.clear()
         self._has_prev = False
 
-    def plan(self, belief: State, goal: Tensor, deadline: float | None = None) -> PlanResult:
+    def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         start = time.monotonic()
-        check_belief(belief)
         with torch.inference_mode(False), torch.enable_grad():
-            belief = _clone(belief)  # inference tensors cannot be saved for backward
-            result = self._plan(belief, self._reference(goal), deadline, start)
+            # A clone: inference tensors cannot be saved for backward.
+            f0 = belief_feature(self.model, belief).detach().clone()
+            result = self._plan(f0, self._reference(goal), deadline, start)
         return self.gate.apply(result)
 
     def _reference(self, goal: Tensor) -> Tensor:
@@ -72,7 +73,7 @@ class GradientMPC:
         return ref[:h]
 
     def _plan(
-        self, belief: State, reference: Tensor, deadline: float | None, start: float
+        self, f0: Tensor, reference: Tensor, deadline: float | None, start: float
     ) -> PlanResult:
         cfg = self.cfg
         self._shift()
@@ -87,7 +88,7 @@ class GradientMPC:
                     f"({(deadline - t_iter) * 1e3:.1f} ms left, one takes ~{self._iter_ms:.1f} ms)"
                 )
                 break
-            cost, _ = self._cost(belief, reference, self._actions)
+            cost, _ = self._cost(f0, reference, self._actions)
             (grad,) = torch.autograd.grad(cost, self._actions)
             self._actions.grad = grad
             self._optimizer.step()
@@ -97,7 +98,7 @@ class GradientMPC:
             self._iter_ms = (time.monotonic() - t_iter) * 1e3
         with torch.no_grad():
             actions = self._actions.detach()
-            cost, features = self._cost(belief, reference, actions)
+            cost, features = self._cost(f0, reference, actions)
             uncertainty = self._uncertainty(features, actions)
             self._last_sent.copy_(actions[0])
         self._has_prev = True
@@ -124,13 +125,11 @@ class GradientMPC:
                 if t.dim() == 2:
                     t[:-1] = t[1:].clone()
 
-    def _cost(self, belief: State, reference: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+    def _cost(self, f0: Tensor, reference: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Tracking + smoothness cost of `actions` (H, A) and the imagined features (H+1, F)."""
-        model = self.model
-        state, features = belief, [model.feature(belief)]
+        model, features = self.model, [f0]
         for t in range(actions.shape[0]):
-            state = model.imagine_step(state, actions[t : t + 1])
-            features.append(model.feature(state))
+            features.append(model.imagine_step(features[-1], actions[t : t + 1]))
         feats = torch.cat(features)
         tracking = (feats[1:] - reference).square().mean(dim=1).sum()
         previous = self._last_sent.unsqueeze(0) if self._has_prev else actions[:1].detach()
@@ -168,10 +167,3 @@ class GradientMPC:
             ),
             predicted_reward=float("nan"),
         )
-
-
-def _clone(state: State) -> State:
-    if isinstance(state, tuple):
-        items = [t.clone() for t in state]
-        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
-    return state.clone()

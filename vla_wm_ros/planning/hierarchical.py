@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import HierarchicalConfig
 from vla_wm_ros.planning.gradient_mpc import GradientMPC
-from vla_wm_ros.planning.model import State, check_belief
+from vla_wm_ros.planning.model import belief_feature
 from vla_wm_ros.planning.result import PlanResult
 from vla_wm_ros.planning.sampling import SamplingPlanner
 
@@ -51,9 +52,8 @@ class HierarchicalPlanner:
         self._path = None
         self._age = 0
 
-    def plan(self, belief: State, goal: Tensor, deadline: float | None = None) -> PlanResult:
+    def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         start = time.monotonic()
-        check_belief(belief)
         iterations, slow_note = 0, ""
         if self._path is None or self._age >= self.cfg.subgoal_every:
             slow_deadline = None if deadline is None else deadline - self._fast_ms / 1e3
@@ -61,7 +61,7 @@ class HierarchicalPlanner:
             if slow.status == "uncertain":
                 self._path = None
                 return replace(slow, elapsed_ms=(time.monotonic() - start) * 1e3)
-            self._path = self._imagine_path(belief, slow)
+            self._path = self._imagine_path(belief_feature(self.model, belief), slow)
             self._age, self._slow_result, iterations = 0, slow, slow.iterations
             if slow.status == "deadline":
                 slow_note = f"subgoal planning cut short ({slow.reason}); "
@@ -81,7 +81,7 @@ class HierarchicalPlanner:
             reason=(slow_note + fast.reason).rstrip("; "),
         )
 
-    def _imagine_path(self, belief: State, slow: PlanResult) -> Tensor:
+    def _imagine_path(self, f0: Tensor, slow: PlanResult) -> Tensor:
         """Features of the slow plan imagined `subgoal_every` steps ahead from the belief
         (the action it sent, held, when it had no time for one iteration)."""
         model, k = self.model, self.cfg.subgoal_every
@@ -91,8 +91,8 @@ class HierarchicalPlanner:
             else:
                 sent = torch.as_tensor(slow.action, device=model.action_low.device)
                 plan = sent.to(model.action_low.dtype).expand(k, -1)
-            state, path = belief, []
+            feature, path = f0, []
             for t in range(k):
-                state = model.imagine_step(state, plan[t : t + 1])
-                path.append(model.feature(state))
+                feature = model.imagine_step(feature, plan[t : t + 1])
+                path.append(feature)
             return torch.cat(path).clone()

@@ -14,7 +14,7 @@ from torch import Tensor
 
 
 class LinearQuadraticSystem:
-    """Implements vla_wm_ros.planning.model.PlanningModel; states are features (N, n)."""
+    """Implements vla_wm_ros.planning.model.PlanningModel; the state is the feature (N, n)."""
 
     has_disagreement = True
 
@@ -56,11 +56,11 @@ class LinearQuadraticSystem:
     def goal_context(self, goal: Tensor) -> Tensor:
         return goal.reshape(1, -1)
 
-    def imagine_step(self, state: Tensor, action: Tensor) -> Tensor:
-        return torch.addmm(action @ self.b.T, state, self.a.T)
+    def feature(self, belief: Tensor) -> Tensor:
+        return belief.reshape(1, -1) if belief.dim() == 1 else belief
 
-    def feature(self, state: Tensor) -> Tensor:
-        return state
+    def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
+        return torch.addmm(action @ self.b.T, feature, self.a.T, out=out)
 
     def reward(self, feature: Tensor, context: Tensor) -> Tensor:
         d = feature - context

@@ -1,11 +1,12 @@
 """The small protocol planners plan over.
 
-Planners never see network modules: they roll states forward, read features, and score
-features with the reward, value, policy and (optionally) disagreement functions below.
-The real `WorldModel` implements it through `world_model_adapter.py`; analytic systems
-with known optima (`linear_system.py`) implement it for tests. States are opaque to the
-planners apart from batching: a state is a tensor or a tuple (NamedTuple) of tensors whose
-first dimension is the batch.
+Planners work in feature space: a belief (whatever the state estimator holds, e.g. an
+RSSMState) is turned into its feature (1, F) once per plan, and `imagine_step` maps
+features to next features, writing into a caller-provided `out` row block when given, so
+a planner's trajectory tensor is filled in place. Features are scored with the reward,
+value, policy and (optionally) disagreement functions. The real `WorldModel` implements
+it through `world_model_adapter.py`; analytic systems with known optima
+(`linear_system.py`) implement it for tests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor
 
-State = Any  # Tensor | tuple[Tensor, ...]: batch-first, opaque to planners
 GoalContext = Any  # what `goal_context` returns; only passed back to the model
 
 
@@ -24,18 +24,21 @@ class PlanningModel(Protocol):
 
     `goal_context` is called once per plan: goal-conditioned heads fold the goal's share
     of their computation into it so that per-sample calls only process features.
+    `imagine_step` must support autograd when grad is enabled (gradient MPC).
     """
 
     action_dim: int
     action_low: Tensor  # (A,)
     action_high: Tensor  # (A,)
-    has_disagreement: bool  # whether `disagreement` returns values (an ensemble exists)
+    has_disagreement: bool  # whether `disagreement` is available (an ensemble exists)
+
+    def feature(self, belief: Any) -> Tensor:  # (1, F)
+        ...
 
     def goal_context(self, goal: Tensor) -> GoalContext: ...
 
-    def imagine_step(self, state: State, action: Tensor) -> State: ...
-
-    def feature(self, state: State) -> Tensor:  # (N, F)
+    def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
+        """(N, F), (N, A) -> (N, F) next features (written into `out` when given)."""
         ...
 
     def reward(self, feature: Tensor, context: GoalContext) -> Tensor:  # (N,): of arriving
@@ -52,20 +55,11 @@ class PlanningModel(Protocol):
         ...
 
 
-def batch_size(state: State) -> int:
-    """Rows in a state (a tensor or a tuple of tensors)."""
-    return (state[0] if isinstance(state, tuple) else state).shape[0]
-
-
-def expand_state(state: State, n: int) -> State:
-    """Broadcast a batch-1 state to `n` rows without copying."""
-    if isinstance(state, tuple):
-        items = [t.expand(n, *t.shape[1:]) for t in state]
-        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
-    return state.expand(n, *state.shape[1:])
-
-
-def check_belief(state: State) -> None:
-    """Refuse a belief that is not a single batch row: planners plan for one robot."""
-    if batch_size(state) != 1:
-        raise ValueError(f"belief: planners take a batch-1 state, got batch {batch_size(state)}")
+def belief_feature(model: PlanningModel, belief: Any) -> Tensor:
+    """The belief's feature (1, F); refuses more than one row: planners plan for one robot."""
+    feature = model.feature(belief)
+    if feature.dim() != 2 or feature.shape[0] != 1:
+        raise ValueError(
+            f"belief: planners take a single belief (feature (1, F)), got {tuple(feature.shape)}"
+        )
+    return feature

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from torch import Tensor
 
@@ -10,7 +10,7 @@ from vla_wm_ros.planning.cem import CEMPlanner
 from vla_wm_ros.planning.config import PlannerConfig
 from vla_wm_ros.planning.gradient_mpc import GradientMPC
 from vla_wm_ros.planning.hierarchical import HierarchicalPlanner
-from vla_wm_ros.planning.model import PlanningModel, State
+from vla_wm_ros.planning.model import PlanningModel
 from vla_wm_ros.planning.mppi import MPPIPlanner
 from vla_wm_ros.planning.result import PlanResult
 
@@ -20,7 +20,7 @@ class Planner(Protocol):
 
     name: str
 
-    def plan(self, belief: State, goal: Tensor, deadline: float | None = None) -> PlanResult: ...
+    def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult: ...
 
     def reset(self) -> None: ...
 

@@ -11,13 +11,14 @@ std to the elites with weights chosen by the subclass. Buffers are allocated onc
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, State, check_belief, expand_state
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
 from vla_wm_ros.planning.result import PlanResult
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -64,27 +65,23 @@ class SamplingPlanner:
         """The action sequence (H, A) of the last plan (its mean)."""
         return self._prev_mean[:, 0]
 
-    def plan(self, belief: State, goal: Tensor, deadline: float | None = None) -> PlanResult:
+    def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
         start = time.monotonic()
-        check_belief(belief)
         with torch.inference_mode():
-            result = self._plan(belief, goal, deadline, start)
+            result = self._plan(belief_feature(self.model, belief), goal, deadline, start)
         return self.gate.apply(result)
 
-    def _plan(
-        self, belief: State, goal: Tensor, deadline: float | None, start: float
-    ) -> PlanResult:
+    def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
         model, cfg = self.model, self.cfg
         context = model.goal_context(goal)
-        f0 = model.feature(belief)
         if deadline is not None and start + (self._first_ms or 0.0) / 1e3 > deadline:
             return self._prior_fallback(f0, context, deadline, start)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
         self._start_distribution()
         if self._n_pi:
-            self._policy_rollout(belief, context)
+            self._policy_rollout(context)
         done, cut_reason = 0, ""
         stats = (0.0, 0.0)
         while done < cfg.iterations:
@@ -96,7 +93,7 @@ class SamplingPlanner:
                     f"~{self._iter_ms:.1f} ms)"
                 )
                 break
-            stats = self._iterate(belief, context)
+            stats = self._iterate(context)
             done += 1
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
@@ -112,7 +109,7 @@ class SamplingPlanner:
         return PlanResult(
             action=action.cpu().numpy().astype(np.float32),
             expected_return=expected,
-            uncertainty=self._plan_uncertainty(belief) if self.gate.measures else 0.0,
+            uncertainty=self._plan_uncertainty(f0) if self.gate.measures else 0.0,
             iterations=done,
             elapsed_ms=(time.monotonic() - start) * 1e3,
             status="deadline" if cut_reason else "ok",
@@ -134,18 +131,16 @@ class SamplingPlanner:
             self._mean.zero_()
         self._std.fill_(self.cfg.max_std)
 
-    def _policy_rollout(self, belief: State, context: GoalContext) -> None:
+    def _policy_rollout(self, context: GoalContext) -> None:
         """Trajectories of the actor prior, kept in the candidate set all plan long."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
-        state = expand_state(belief, p)
         for t in range(self.cfg.horizon):
             action = model.policy(features[t, :p], context, True)
             torch.clamp(action, self._low[0], self._high[0], out=actions[t, :p])
-            state = model.imagine_step(state, actions[t, :p])
-            features[t + 1, :p].copy_(model.feature(state))
+            model.imagine_step(features[t, :p], actions[t, :p], out=features[t + 1, :p])
 
-    def _iterate(self, belief: State, context: GoalContext) -> tuple[float, float]:
+    def _iterate(self, context: GoalContext) -> tuple[float, float]:
         """One sample-score-refit round; returns (expected return, first-step reward)."""
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
@@ -153,10 +148,8 @@ class SamplingPlanner:
         sampled = actions[:, p:]
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
-        state = expand_state(belief, cfg.samples - p)
         for t in range(cfg.horizon):
-            state = model.imagine_step(state, actions[t, p:])
-            features[t + 1, p:].copy_(model.feature(state))
+            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
@@ -183,14 +176,14 @@ class SamplingPlanner:
             returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
         return returns, rewards[0]
 
-    def _plan_uncertainty(self, belief: State) -> float:
-        """Mean ensemble disagreement along the chosen plan (the mean), imagined from belief."""
+    def _plan_uncertainty(self, f0: Tensor) -> float:
+        """Mean ensemble disagreement along the chosen plan (the mean), imagined from f0."""
         model, plan = self.model, self._mean[:, 0]
-        state, total = belief, 0.0
+        feature, total = f0, 0.0
         for t in range(self.cfg.horizon):
             action = plan[t : t + 1]
-            total += float(model.disagreement(model.feature(state), action)[0])
-            state = model.imagine_step(state, action)
+            total += float(model.disagreement(feature, action)[0])
+            feature = model.imagine_step(feature, action)
         return total / self.cfg.horizon
 
     def _prior_fallback(
