@@ -15,6 +15,8 @@ import sys
 # Module names under vla_wm_ros.commands; the order is the order in --help.
 COMMANDS: list[str] = [
     "demo",
+    "bench_imagine",
+    "bench_planner",
 ]
 
 

@@ -1,0 +1,159 @@
+"""Planner configuration: dataclasses read and written with vla_wm_ros.config.loader.
+
+Two presets ship beside this module (`presets/*.yaml`): `default`, sized for a 10 Hz
+control tick on a 2-core CPU, and `seed`, the seed document's settings (1000 samples,
+horizon 15; CEM top-k 100 over 5 iterations; MPPI temperature 0.1, noise 0.5, one pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal
+
+from vla_wm_ros.config import ConfigError, load_yaml
+
+PlannerKind = Literal["mppi", "cem", "gradient", "hierarchical"]
+PRESETS = ("default", "seed")
+
+
+@dataclass
+class SafetyConfig:
+    """Uncertainty-aware planning: penalise ensemble disagreement, fall back when it is high.
+
+    disagreement_penalty scales the discounted sum of per-step disagreement subtracted from
+    each sample's score. threshold (None: never) compares the chosen plan's mean
+    disagreement; above it the planner returns safe_action (empty: zeros, i.e. hold).
+    """
+
+    disagreement_penalty: float = 0.0
+    threshold: float | None = None
+    safe_action: list[float] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.disagreement_penalty < 0:
+            raise ConfigError(f"disagreement_penalty must be >= 0, got {self.disagreement_penalty}")
+        if self.threshold is not None and self.threshold < 0:
+            raise ConfigError(f"threshold must be >= 0 or null, got {self.threshold}")
+
+
+@dataclass
+class SamplingConfig:
+    """Settings shared by the sampling planners (MPPI, CEM), TD-MPC2 style.
+
+    Each plan starts from the previous mean shifted by one step (warm_start) with std
+    max_std; policy_samples of the samples are trajectories of the actor prior, the rest
+    are Gaussian around the mean. The std never drops below min_std.
+    """
+
+    horizon: int = 5
+    iterations: int = 4
+    samples: int = 256
+    elites: int = 32
+    policy_samples: int = 16
+    discount: float = 0.99
+    max_std: float = 2.0
+    min_std: float = 0.05
+    warm_start: bool = True
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("horizon", "iterations", "samples", "elites"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.policy_samples < self.samples:
+            raise ConfigError(
+                f"policy_samples must be in [0, samples={self.samples}), got {self.policy_samples}"
+            )
+        if self.elites > self.samples:
+            raise ConfigError(f"elites ({self.elites}) exceed samples ({self.samples})")
+        if not 0 < self.discount <= 1:
+            raise ConfigError(f"discount must be in (0, 1], got {self.discount}")
+        if not 0 < self.min_std <= self.max_std:
+            raise ConfigError(
+                f"need 0 < min_std <= max_std, got min_std={self.min_std} max_std={self.max_std}"
+            )
+
+
+@dataclass
+class MPPIConfig(SamplingConfig):
+    """MPPI: elites weighted by softmax(return / temperature)."""
+
+    temperature: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+
+
+@dataclass
+class CEMConfig(SamplingConfig):
+    """CEM: the next distribution is the elites' unweighted mean and std."""
+
+
+@dataclass
+class GradientMPCConfig:
+    """Receding-horizon gradient MPC tracking a reference latent trajectory.
+
+    Cost per plan: mean squared feature error to the reference at every step, plus
+    smoothness times the squared change between consecutive actions (the first against
+    the action sent on the previous tick), plus safety.disagreement_penalty times the
+    summed ensemble disagreement. Adam's state persists across ticks.
+    """
+
+    horizon: int = 10
+    iterations: int = 10
+    learning_rate: float = 0.1
+    smoothness: float = 0.1
+    warm_start: bool = True
+
+    def validate(self) -> None:
+        for name in ("horizon", "iterations"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.smoothness < 0:
+            raise ConfigError(f"smoothness must be >= 0, got {self.smoothness}")
+
+
+@dataclass
+class HierarchicalConfig:
+    """A slow sampling planner picks a latent subgoal every subgoal_every ticks: the
+    imagined state that many steps along its plan. Gradient MPC tracks it in between."""
+
+    subgoal_every: int = 5
+    slow: Literal["mppi", "cem"] = "mppi"
+
+    def validate(self) -> None:
+        if self.subgoal_every < 1:
+            raise ConfigError(f"subgoal_every must be >= 1, got {self.subgoal_every}")
+
+
+@dataclass
+class PlannerConfig:
+    """Which planner runs (kind) and the settings of each."""
+
+    kind: PlannerKind = "mppi"
+    mppi: MPPIConfig = field(default_factory=MPPIConfig)
+    cem: CEMConfig = field(default_factory=CEMConfig)
+    gradient: GradientMPCConfig = field(default_factory=GradientMPCConfig)
+    hierarchical: HierarchicalConfig = field(default_factory=HierarchicalConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+
+    def validate(self) -> None:
+        slow = getattr(self, self.hierarchical.slow)
+        if self.kind == "hierarchical" and slow.horizon < self.hierarchical.subgoal_every:
+            raise ConfigError(
+                f"hierarchical.subgoal_every ({self.hierarchical.subgoal_every}) exceeds "
+                f"the slow planner's horizon ({self.hierarchical.slow}.horizon={slow.horizon})"
+            )
+
+
+def load_preset(name: str) -> PlannerConfig:
+    """One of PRESETS, shipped as YAML beside this module."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown planner preset {name!r}; choose one of {', '.join(PRESETS)}")
+    with resources.as_file(resources.files(__package__) / "presets" / f"{name}.yaml") as path:
+        return load_yaml(PlannerConfig, path)

@@ -1,0 +1,65 @@
+"""The small protocol planners plan over.
+
+Planners work in feature space: a belief (whatever the state estimator holds, e.g. an
+RSSMState) is turned into its feature (1, F) once per plan, and `imagine_step` maps
+features to next features, writing into a caller-provided `out` row block when given, so
+a planner's trajectory tensor is filled in place. Features are scored with the reward,
+value, policy and (optionally) disagreement functions. The real `WorldModel` implements
+it through `world_model_adapter.py`; analytic systems with known optima
+(`linear_system.py`) implement it for tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from torch import Tensor
+
+GoalContext = Any  # what `goal_context` returns; only passed back to the model
+
+
+@runtime_checkable
+class PlanningModel(Protocol):
+    """A latent dynamics model with goal-conditioned reward, value and policy prior.
+
+    `goal_context` is called once per plan: goal-conditioned heads fold the goal's share
+    of their computation into it so that per-sample calls only process features.
+    `imagine_step` must support autograd when grad is enabled (gradient MPC).
+    """
+
+    action_dim: int
+    action_low: Tensor  # (A,)
+    action_high: Tensor  # (A,)
+    has_disagreement: bool  # whether `disagreement` is available (an ensemble exists)
+
+    def feature(self, belief: Any) -> Tensor:  # (1, F)
+        ...
+
+    def goal_context(self, goal: Tensor) -> GoalContext: ...
+
+    def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
+        """(N, F), (N, A) -> (N, F) next features (written into `out` when given)."""
+        ...
+
+    def reward(self, feature: Tensor, context: GoalContext) -> Tensor:  # (N,): of arriving
+        ...
+
+    def value(self, feature: Tensor, context: GoalContext) -> Tensor:  # (N,)
+        ...
+
+    def policy(self, feature: Tensor, context: GoalContext, sample: bool) -> Tensor:  # (N, A)
+        ...
+
+    def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
+        """(N,) epistemic disagreement about the next state; only if has_disagreement."""
+        ...
+
+
+def belief_feature(model: PlanningModel, belief: Any) -> Tensor:
+    """The belief's feature (1, F); refuses more than one row: planners plan for one robot."""
+    feature = model.feature(belief)
+    if feature.dim() != 2 or feature.shape[0] != 1:
+        raise ValueError(
+            f"belief: planners take a single belief (feature (1, F)), got {tuple(feature.shape)}"
+        )
+    return feature

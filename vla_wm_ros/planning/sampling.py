@@ -1,0 +1,210 @@
+"""The machinery MPPI and CEM share: batched rollouts, scoring, deadlines, warm start.
+
+Per plan: the previous mean shifted by one step (warm start) and std max_std; the actor
+prior's trajectories are rolled out once; then each iteration draws Gaussian samples
+around the mean, rolls all of them forward together (one batched `imagine_step` per
+horizon step), scores every sample with one batched reward call over all steps, the
+critic at the horizon and (optionally) a disagreement penalty, and refits the mean and
+std to the elites with weights chosen by the subclass. Buffers are allocated once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
+from vla_wm_ros.planning.result import PlanResult
+from vla_wm_ros.planning.uncertainty import SafetyGate
+
+
+class SamplingPlanner:
+    """Base of MPPI and CEM; subclasses define `elite_weights`."""
+
+    name = "sampling"
+
+    def __init__(self, model: PlanningModel, cfg: SamplingConfig, safety: SafetyConfig):
+        self.model = model
+        self.cfg = cfg
+        self.gate = SafetyGate(safety, model)
+        self._penalty = safety.disagreement_penalty
+        low, high = model.action_low, model.action_high
+        device, dtype = low.device, low.dtype
+        h, a, n = cfg.horizon, model.action_dim, cfg.samples
+        self._n_pi = cfg.policy_samples
+        self._low = low.view(1, 1, a)
+        self._high = high.view(1, 1, a)
+        self._discounts = cfg.discount ** torch.arange(h, device=device, dtype=dtype)
+        self._terminal = float(cfg.discount**h)
+        self._generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        self._mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
+        self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
+        self._prev_mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
+        self._has_prev = False
+        self._noise = torch.empty(h, n - self._n_pi, a, device=device, dtype=dtype)
+        self._actions = torch.empty(h, n, a, device=device, dtype=dtype)
+        self._features: Tensor | None = None  # (H+1, N, F), allocated on the first plan
+        self._first_ms: float | None = None  # duration of the last first iteration
+        self._iter_ms: float | None = None  # duration of the last later iteration
+
+    def elite_weights(self, elite_returns: Tensor) -> Tensor:
+        """Weights (k,) summing to 1 over the elites, best first."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the warm start (new goal or new episode)."""
+        self._has_prev = False
+
+    @property
+    def mean_plan(self) -> Tensor:
+        """The action sequence (H, A) of the last plan (its mean)."""
+        return self._prev_mean[:, 0]
+
+    def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
+        """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
+        start = time.monotonic()
+        with torch.inference_mode():
+            result = self._plan(belief_feature(self.model, belief), goal, deadline, start)
+        return self.gate.apply(result)
+
+    def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
+        model, cfg = self.model, self.cfg
+        context = model.goal_context(goal)
+        if deadline is not None and start + (self._first_ms or 0.0) / 1e3 > deadline:
+            return self._prior_fallback(f0, context, deadline, start)
+        features = self._buffers(f0)
+        features[0].copy_(f0.expand_as(features[0]))
+        self._start_distribution()
+        if self._n_pi:
+            self._policy_rollout(context)
+        done, cut_reason = 0, ""
+        stats = (0.0, 0.0)
+        while done < cfg.iterations:
+            t_iter = time.monotonic()
+            if done and deadline is not None and t_iter + (self._iter_ms or 0.0) / 1e3 > deadline:
+                cut_reason = (
+                    f"deadline: stopped after {done} of {cfg.iterations} iterations "
+                    f"({(deadline - t_iter) * 1e3:.1f} ms left, one takes "
+                    f"~{self._iter_ms:.1f} ms)"
+                )
+                break
+            stats = self._iterate(context)
+            done += 1
+            took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
+            if done == 1:
+                self._first_ms = took
+            else:
+                self._iter_ms = took
+        if done == 1 and self._iter_ms is None:
+            self._iter_ms = self._first_ms
+        self._prev_mean.copy_(self._mean)
+        self._has_prev = True
+        action = torch.minimum(torch.maximum(self._mean[0, 0], model.action_low), model.action_high)
+        expected, predicted = stats
+        return PlanResult(
+            action=action.cpu().numpy().astype(np.float32),
+            expected_return=expected,
+            uncertainty=self._plan_uncertainty(f0) if self.gate.measures else 0.0,
+            iterations=done,
+            elapsed_ms=(time.monotonic() - start) * 1e3,
+            status="deadline" if cut_reason else "ok",
+            reason=cut_reason,
+            predicted_reward=predicted,
+        )
+
+    def _buffers(self, f0: Tensor) -> Tensor:
+        h, n, width = self.cfg.horizon, self.cfg.samples, f0.shape[-1]
+        if self._features is None or self._features.shape[-1] != width:
+            self._features = torch.empty(h + 1, n, width, device=f0.device, dtype=f0.dtype)
+        return self._features
+
+    def _start_distribution(self) -> None:
+        if self.cfg.warm_start and self._has_prev:
+            self._mean[:-1].copy_(self._prev_mean[1:])
+            self._mean[-1].copy_(self._prev_mean[-1])
+        else:
+            self._mean.zero_()
+        self._std.fill_(self.cfg.max_std)
+
+    def _policy_rollout(self, context: GoalContext) -> None:
+        """Trajectories of the actor prior, kept in the candidate set all plan long."""
+        model, p = self.model, self._n_pi
+        features, actions = self._features, self._actions
+        for t in range(self.cfg.horizon):
+            action = model.policy(features[t, :p], context, True)
+            torch.clamp(action, self._low[0], self._high[0], out=actions[t, :p])
+            model.imagine_step(features[t, :p], actions[t, :p], out=features[t + 1, :p])
+
+    def _iterate(self, context: GoalContext) -> tuple[float, float]:
+        """One sample-score-refit round; returns (expected return, first-step reward)."""
+        model, cfg, p = self.model, self.cfg, self._n_pi
+        features, actions, noise = self._features, self._actions, self._noise
+        torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
+        sampled = actions[:, p:]
+        torch.addcmul(self._mean, self._std, noise, out=sampled)
+        sampled.clamp_(self._low, self._high)
+        for t in range(cfg.horizon):
+            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
+        returns, first_reward = self._score(context)
+        elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
+        weights = self.elite_weights(elite_returns)
+        elites = actions.index_select(1, index)
+        w = weights.view(1, -1, 1)
+        torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
+        spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
+        torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
+        expected = float(weights @ elite_returns)
+        predicted = float(weights @ first_reward.index_select(0, index))
+        return expected, predicted
+
+    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
+        """Discounted reward + terminal value (- disagreement penalty) for every sample."""
+        model, h = self.model, self.cfg.horizon
+        features, actions = self._features, self._actions
+        n, width = features.shape[1], features.shape[2]
+        rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
+        returns = self._discounts @ rewards
+        returns.add_(model.value(features[h], context), alpha=self._terminal)
+        if self._penalty:
+            flat = features[:-1].view(h * n, width)
+            disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
+            returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
+        return returns, rewards[0]
+
+    def _plan_uncertainty(self, f0: Tensor) -> float:
+        """Mean ensemble disagreement along the chosen plan (the mean), imagined from f0."""
+        model, plan = self.model, self._mean[:, 0]
+        feature, total = f0, 0.0
+        for t in range(self.cfg.horizon):
+            action = plan[t : t + 1]
+            total += float(model.disagreement(feature, action)[0])
+            feature = model.imagine_step(feature, action)
+        return total / self.cfg.horizon
+
+    def _prior_fallback(
+        self, f0: Tensor, context: GoalContext, deadline: float, start: float
+    ) -> PlanResult:
+        """No time for one iteration: the actor prior's action at the belief."""
+        model = self.model
+        action = model.policy(f0, context, False)
+        action = torch.minimum(torch.maximum(action, model.action_low), model.action_high)
+        uncertainty = float(model.disagreement(f0, action)[0]) if self.gate.measures else 0.0
+        left_ms = (deadline - start) * 1e3
+        return PlanResult(
+            action=action[0].cpu().numpy().astype(np.float32),
+            expected_return=float(model.value(f0, context)[0]),
+            uncertainty=uncertainty,
+            iterations=0,
+            elapsed_ms=(time.monotonic() - start) * 1e3,
+            status="deadline",
+            reason=(
+                f"deadline: {left_ms:.1f} ms left, one iteration takes "
+                f"~{self._first_ms or 0.0:.1f} ms: actor prior's action sent"
+            ),
+            predicted_reward=float("nan"),
+        )

@@ -1,0 +1,93 @@
+"""The trained WorldModel seen through the planning protocol (planning/model.py).
+
+Planning state = the RSSM feature (deter | stoch). Without autograd (sampling planners)
+steps run through the core's `ImagineKernel`, which writes each next feature straight
+into the planner's trajectory tensor; with autograd (gradient MPC) through
+`RSSM.imagine_step`. Goal-conditioned heads (reward, critic, actor) split their first
+layer into a feature part and a goal part; `goal_context` computes the goal parts once
+per plan, so every per-sample call is a feature-only MLP. Imagination uses the prior's
+mean (mode) by default: deterministic latent rollouts give the planner a noise-free score
+of each action sequence (as TD-MPC2 plans); `sample_latent=True` draws from the prior.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from vla_wm_ros.models.imagine_kernel import ImagineKernel
+from vla_wm_ros.models.rssm import RSSMState
+from vla_wm_ros.models.world_model import WorldModel
+
+
+class GoalTerms(NamedTuple):
+    """The goal's share of the first layer of each goal-conditioned head: (H,) each."""
+
+    reward: Tensor
+    value: Tensor
+    actor: Tensor
+
+
+class WorldModelPlanningModel:
+    """PlanningModel over `world_model` (put in eval mode; its weights are never changed)."""
+
+    def __init__(self, world_model: WorldModel, sample_latent: bool = False):
+        world_model.eval()
+        self.world_model = world_model
+        self.rssm = world_model.rssm
+        self.kernel = ImagineKernel(world_model)
+        self.sample_latent = sample_latent
+        param = next(world_model.parameters())
+        self.action_dim = world_model.action_dim
+        self.action_low = -torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
+        self.action_high = torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
+        self.has_disagreement = world_model.ensemble is not None
+        self.goal_dim = world_model.cfg.goal_dim
+
+    def feature(self, belief: RSSMState | Tensor) -> Tensor:
+        """(1, D+S) from an RSSMState or a feature; refuses the wrong width."""
+        feature = self.rssm.feature(belief) if isinstance(belief, RSSMState) else belief
+        if feature.shape[-1] != self.rssm.feature_dim:
+            raise ValueError(
+                f"belief: expected an RSSMState or a feature of width {self.rssm.feature_dim} "
+                f"(deter {self.rssm.deter_size} + stoch {self.rssm.stoch_size}), "
+                f"got shape {tuple(feature.shape)}"
+            )
+        return feature.to(self.action_low.device, self.action_low.dtype)
+
+    def goal_context(self, goal: Tensor) -> GoalTerms:
+        goal = torch.as_tensor(goal, device=self.action_low.device, dtype=self.action_low.dtype)
+        if goal.shape != (self.goal_dim,):
+            raise ValueError(
+                f"goal: expected the instruction embedding ({self.goal_dim},), "
+                f"got {tuple(goal.shape)}"
+            )
+        wm = self.world_model
+        return GoalTerms(
+            wm.reward_head.goal_term(goal), wm.critic.goal_term(goal), wm.actor.goal_term(goal)
+        )
+
+    def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
+        if not torch.is_grad_enabled():
+            return self.kernel.step(feature, action, out=out, sample=self.sample_latent)
+        d = self.rssm.deter_size
+        state = RSSMState(feature[:, :d], feature[:, d:])
+        nxt = self.rssm.feature(self.rssm.imagine_step(state, action, sample=self.sample_latent))
+        return nxt if out is None else out.copy_(nxt)
+
+    def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        if not torch.is_grad_enabled():
+            return self.kernel.reward(feature, context.reward)
+        return self.world_model.reward_head(feature, goal_term=context.reward)
+
+    def value(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        return self.world_model.critic(feature, goal_term=context.value)
+
+    def policy(self, feature: Tensor, context: GoalTerms, sample: bool) -> Tensor:
+        dist = self.world_model.actor(feature, goal_term=context.actor)
+        return dist.sample() if sample else dist.mode
+
+    def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
+        return self.world_model.disagreement(feature, action)

@@ -1,0 +1,40 @@
+"""QoS profiles, one per kind of traffic, so every node agrees.
+
+Images and embeddings: sensor data (best effort, keep last few) - a late frame is worth
+less than the next one. Goals: reliable + transient local, so a planner started after the
+goal was set still gets it. Commands: reliable, as ros2_controllers and MoveIt Servo
+subscribe reliable.
+"""
+
+from __future__ import annotations
+
+from rclpy.qos import (
+    QoSDurabilityPolicy,
+    QoSHistoryPolicy,
+    QoSProfile,
+    QoSReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+SENSOR = qos_profile_sensor_data
+
+STATE = QoSProfile(
+    depth=5,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.BEST_EFFORT,
+)
+
+GOAL = QoSProfile(
+    depth=1,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+COMMAND = QoSProfile(
+    depth=10,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+)
+
+STATUS = COMMAND
