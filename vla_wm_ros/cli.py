@@ -15,6 +15,7 @@ import sys
 # Module names under vla_wm_ros.commands; the order is the order in --help.
 COMMANDS: list[str] = [
     "demo",
+    "collect",
     "bench_imagine",
     "bench_planner",
 ]
