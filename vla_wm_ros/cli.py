@@ -16,6 +16,8 @@ import sys
 COMMANDS: list[str] = [
     "demo",
     "collect",
+    "train",
+    "eval_world_model",
     "bench_imagine",
     "bench_planner",
 ]

@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {summary['episodes']} episodes, {summary['frames']} frames to {summary['out']}")
+        print(
+            f"wrote {summary['episodes']} episodes, {summary['frames']} frames to {summary['out']}"
+        )
         for key, rate in summary["success_rate"].items():
             print(f"  {key}: success {rate:.0%}")
     return 0

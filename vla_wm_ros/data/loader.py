@@ -102,7 +102,7 @@ class SequenceLoader:
         names = sorted({m.instruction for m in self.episodes})
         self.goals = dict(zip(names, embed(names), strict=True))
         self.task_names = sorted({m.task_name for m in self.dataset.episodes})
-        self._rng = np.random.default_rng(seed + (0 if split == "train" else 1))
+        self.rng = np.random.default_rng(seed + (0 if split == "train" else 1))
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self._cache_size = max(1, cache_episodes)
 
@@ -126,11 +126,11 @@ class SequenceLoader:
 
     def sample(self) -> dict[str, torch.Tensor]:
         """One batch: dict of tensors (B, T, ...)."""
-        picks = self._rng.choice(len(self.episodes), size=self.batch_size, p=self._weights)
+        picks = self.rng.choice(len(self.episodes), size=self.batch_size, p=self._weights)
         rows: dict[str, list[np.ndarray]] = {}
         for pick in picks:
             meta = self.episodes[pick]
-            start = int(self._rng.integers(0, meta.length - self.seq_len + 1))
+            start = int(self.rng.integers(0, meta.length - self.seq_len + 1))
             for key, value in self._arrays(meta.index).items():
                 rows.setdefault(key, []).append(value[start : start + self.seq_len])
         return {key: torch.from_numpy(np.stack(value)) for key, value in rows.items()}

@@ -1,0 +1,1 @@
+"""Evaluation of trained models without a ROS graph (world-model prediction quality)."""

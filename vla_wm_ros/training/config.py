@@ -1,0 +1,77 @@
+"""Training settings as dataclasses; presets `tiny` and `default` in config/train_presets/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+from vla_wm_ros.config.loader import ConfigError, load_yaml
+
+STAGES = ("temporal", "world_model", "dynamics", "actor_critic")
+TRAIN_PRESETS = ("tiny", "default")
+
+
+@dataclass
+class StageConfig:
+    """One stage: how many optimiser steps, on which batches, at which learning rate."""
+
+    steps: int = 1000
+    batch_size: int = 16
+    seq_len: int = 32
+    lr: float = 3e-4
+
+    def validate(self) -> None:
+        if self.steps < 0 or self.batch_size <= 0 or self.seq_len < 2 or self.lr <= 0:
+            raise ConfigError(
+                f"stage needs steps >= 0, batch_size > 0, seq_len >= 2, lr > 0; got {self}"
+            )
+
+
+@dataclass
+class ActorCriticStage(StageConfig):
+    """Stage 6: behaviour cloning first (`bc_steps`), then actor-critic in imagination."""
+
+    bc_steps: int = 1000
+    critic_lr: float = 3e-4
+    # Weight of the behaviour-cloning term kept during actor-critic, so imagination cannot
+    # drift the actor away from the demonstrations where the model is wrong.
+    bc_weight: float = 1.0
+    # Policies whose actions are demonstrations (behaviour cloning targets).
+    demo_policies: list[str] = field(default_factory=lambda: ["expert"])
+
+
+@dataclass
+class TrainConfig:
+    model: str = "default"  # world-model preset (config/presets/)
+    seed: int = 0
+    val_fraction: float = 0.1
+    grad_clip: float = 100.0
+    checkpoint_every: int = 200  # optimiser steps between resumable checkpoints
+    log_every: int = 20
+    loader_cache_episodes: int = 128
+    temporal: StageConfig = field(default_factory=lambda: StageConfig(steps=200))
+    world_model: StageConfig = field(default_factory=StageConfig)
+    dynamics: StageConfig = field(default_factory=lambda: StageConfig(steps=200))
+    # Stage 3 trains these latent dynamics models; the one named by the model config's
+    # dynamics.kind lives in the world model, the others are saved beside it.
+    dynamics_kinds: list[str] = field(
+        default_factory=lambda: ["ensemble", "deterministic", "stochastic", "flow"]
+    )
+    actor_critic: ActorCriticStage = field(default_factory=ActorCriticStage)
+
+    def validate(self) -> None:
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.checkpoint_every <= 0 or self.log_every <= 0:
+            raise ConfigError("checkpoint_every and log_every must be positive")
+        unknown = set(self.dynamics_kinds) - {"deterministic", "stochastic", "ensemble", "flow"}
+        if unknown:
+            raise ConfigError(f"dynamics_kinds: unknown {sorted(unknown)}")
+
+
+def load_train_preset(name: str) -> TrainConfig:
+    if name not in TRAIN_PRESETS:
+        raise ConfigError(f"training preset {name!r}: valid presets are {', '.join(TRAIN_PRESETS)}")
+    path = resources.files("vla_wm_ros.config") / "train_presets" / f"{name}.yaml"
+    with resources.as_file(path) as p:
+        return load_yaml(TrainConfig, p)

@@ -1,0 +1,163 @@
+"""`train()`: the stages in order over one dataset, resumable, one checkpoint per stage.
+
+Output directory:
+  model/               the world model after the last finished stage (safetensors + YAML),
+                       plus dynamics_<kind>.safetensors for the other stage-3 models
+  train_config.yaml    the settings of the run (a resumed run uses these)
+  run.yaml             finished stages with their steps and wall time
+  train_state/<stage>  resumable state of the running stage
+  curves/<stage>.csv   logged loss terms; tensorboard/  the same as TensorBoard scalars
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from vla_wm_ros.config.loader import load_yaml, save_yaml
+from vla_wm_ros.config.model import WorldModelConfig, load_preset
+from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder
+from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint
+from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training import stages as S
+from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
+from vla_wm_ros.training.loop import RunContext, run_stage
+
+MODEL_DIR = "model"
+
+
+class TrainError(RuntimeError):
+    pass
+
+
+def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> WorldModelConfig:
+    """The preset with the sizes the data dictates (action, proprio, goal, image)."""
+    model = load_preset(cfg.model)
+    spec = dataset.spec
+    if spec.image_shape[0] != spec.image_shape[1]:
+        raise TrainError(f"{dataset.root}: images must be square, got {spec.image_shape}")
+    encoder = dataclasses.replace(model.encoder, image_size=spec.image_shape[0])
+    out = dataclasses.replace(
+        model,
+        action_dim=spec.action_dim,
+        proprio_dim=spec.state_dim,
+        goal_dim=goal_dim,
+        encoder=encoder,
+    )
+    out.validate()
+    return out
+
+
+def _run_file(out: Path) -> dict:
+    path = out / "run.yaml"
+    return yaml.safe_load(path.read_text()) if path.is_file() else {"stages": {}}
+
+
+def _prepare(out: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
+    saved = out / "train_config.yaml"
+    if saved.is_file():
+        if not resume:
+            raise TrainError(
+                f"{out}: holds a training run already; pass --resume to continue it or "
+                "choose another --out"
+            )
+        return load_yaml(TrainConfig, saved)
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(cfg, saved)
+    return cfg
+
+
+def train(
+    data: str | Path,
+    out: str | Path,
+    cfg: TrainConfig,
+    stages: list[str] | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> dict:
+    """Run the requested stages (all by default) that are not finished yet."""
+    out = Path(out)
+    stages = list(STAGES) if stages is None else stages
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise TrainError(f"unknown stage(s) {', '.join(unknown)}; valid: {', '.join(STAGES)}")
+    cfg = _prepare(out, cfg, resume)
+    embed = embedder or default_embedder()
+    dataset = EpisodeDataset(data)
+    goal_dim = int(embed(["probe"]).shape[1])
+    mcfg = model_config(cfg, dataset, goal_dim)
+    run = _run_file(out)
+    torch.manual_seed(cfg.seed)
+    wm = load_checkpoint(out / MODEL_DIR) if (out / MODEL_DIR).is_dir() else WorldModel(mcfg)
+    ctx = RunContext(out, cfg.checkpoint_every, cfg.log_every, progress, stop_after)
+
+    def loader(stage: StageConfig, index: int, policies=None) -> SequenceLoader:
+        return SequenceLoader(
+            data,
+            stage.batch_size,
+            stage.seq_len,
+            "train",
+            seed=cfg.seed + 101 * index,
+            val_fraction=cfg.val_fraction,
+            cache_episodes=cfg.loader_cache_episodes,
+            embedder=embed,
+            policies=policies,
+        )
+
+    try:
+        for index, stage in enumerate(STAGES):
+            if stage not in stages or stage in run["stages"]:
+                continue
+            scfg = getattr(cfg, stage)
+            if stage == "temporal" and wm.temporal is None:
+                print("[train] temporal: skipped (temporal.kind is 'none')", file=sys.stderr)
+                continue
+            torch.manual_seed(cfg.seed + index)
+            main = loader(scfg, index)
+            rngs = {"main": main.rng}
+            extras = {}
+            if stage == "temporal":
+                built = S.temporal_step(wm, main, cfg)
+            elif stage == "world_model":
+                built = S.world_model_step(wm, main, cfg)
+            elif stage == "dynamics":
+                extras = S.dynamics_models(wm, cfg.dynamics_kinds)
+                built = S.dynamics_step(wm, main, cfg, extras)
+            else:
+                demos = loader(scfg, index + 10, tuple(scfg.demo_policies))
+                rngs["demos"] = demos.rng
+                built = S.actor_critic_step(wm, main, demos, cfg, scfg)
+            step, modules, optimizers = built
+            summary = run_stage(ctx, stage, scfg.steps, step, modules, optimizers, rngs)
+            _finish_stage(out, wm, stage, summary, extras, run, data)
+    finally:
+        ctx.close()
+    return run
+
+
+def _finish_stage(
+    out: Path, wm: WorldModel, stage: str, summary: dict, extras: dict, run: dict, data
+) -> None:
+    run["stages"][stage] = {
+        "steps": summary["steps"],
+        "wall_s": summary["wall_s"],
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
+    }
+    run["data"] = str(Path(data).absolute())
+    meta = {"stages": run["stages"], "data": run["data"]}
+    save_checkpoint(wm, out / MODEL_DIR, extra=meta)
+    for kind, model in extras.items():
+        if model is not wm.dynamics:
+            tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+            save_file(tensors, str(out / MODEL_DIR / f"dynamics_{kind}.safetensors"))
+    (out / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
