@@ -52,6 +52,13 @@ PARAMETERS = [
         low=0.0,
         high=60.0,
     ),
+    Param(
+        "max_steps",
+        0,
+        "end an episode after this many steps; 0: the task's own limit",
+        low=0,
+        high=1_000_000,
+    ),
     Param("encoding", "rgb8", "encoding of the published Image", choices=tuple(ENCODINGS)),
     Param("frame_id", "camera", "frame of the camera image"),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
@@ -125,7 +132,8 @@ class SimBridge(Node):
         result = self._env.step(action)
         self._step += 1
         self._sim_time_ns += round(self._dt() * 1e9)
-        self._done = bool(result.done or result.success)
+        limit = self.p.max_steps and self._step >= self.p.max_steps
+        self._done = bool(result.done or result.success or limit)
         self._publish(result.obs, reward=float(result.reward), success=bool(result.success))
         self._step_ms.append((time.monotonic() - start) * 1e3)
         del self._step_ms[:-100]
