@@ -30,6 +30,10 @@ RESET = "sim_bridge/reset"
 EPISODE = "sim_bridge/episode"
 PLAN_STATUS = "planner/plan_status"
 PLANNED = (PlanStatus.OK, PlanStatus.DEADLINE)
+STATUS_NAMES = {
+    getattr(PlanStatus, name): name.lower()
+    for name in ("OK", "NO_GOAL", "STALE_STATE", "UNCERTAIN", "DEADLINE", "ERROR")
+}
 
 
 class GraphError(RuntimeError):
@@ -77,11 +81,12 @@ class EpisodeRecord:
         return steps, predicted, actual
 
     def holds(self) -> dict[str, int]:
-        """Safe-action ticks for this goal, by reason."""
+        """Safe-action ticks for this goal, by PlanStatus status name."""
         out: dict[str, int] = {}
         for p in self.plans:
             if p.goal_id == self.goal_id and p.status not in PLANNED:
-                out[p.reason] = out.get(p.reason, 0) + 1
+                name = STATUS_NAMES.get(p.status, str(p.status))
+                out[name] = out.get(name, 0) + 1
         return out
 
 
