@@ -93,7 +93,7 @@ class ActorPolicy(ControlPolicy):
         wm = self._model.world_model
         feature = wm.feature(state)
         goal_t = self._model.tensor(goal)
-        action = wm.actor(feature, goal_t).mean
+        action = wm.actor(feature, goal_t).mode
         reward = wm.reward(wm.feature(wm.rssm.imagine_step(state, action, sample=False)), goal_t)
         return Decision(
             action=action[0].cpu().numpy().astype(np.float64),

@@ -10,14 +10,13 @@ out, torch inside under no_grad.
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vla_wm_ros import paths
-from vla_wm_ros.models.checkpoint import load_checkpoint
+from vla_wm_ros.models.checkpoint import CONFIG_FILE, checkpoint_hash, load_checkpoint
 from vla_wm_ros.models.encoder import image_to_float
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.runtime.graph import DEFAULT_MODEL
@@ -28,16 +27,6 @@ MODEL_PARAMETERS = [
     Param("model_dir", "", "world-model checkpoint directory; empty: the shipped model"),
     Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
 ]
-
-
-def checkpoint_id(directory: Path) -> str:
-    """First 16 hex digits of the SHA-256 over the checkpoint's files (names and bytes)."""
-    digest = hashlib.sha256()
-    for path in sorted(directory.iterdir()):
-        if path.is_file() and (path.suffix == ".safetensors" or path.name == "config.yaml"):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 class ModelRuntime:
@@ -136,26 +125,27 @@ class BeliefFilter:
 def resolve_model_dir(model_dir: str) -> Path:
     """The checkpoint directory a node was given, or the shipped one; clear error if absent."""
     path = Path(model_dir) if model_dir else paths.models_dir() / DEFAULT_MODEL
-    if not (path / "config.yaml").is_file():
+    if not (path / CONFIG_FILE).is_file():
         raise FileNotFoundError(
-            f"model_dir {path}: no world-model checkpoint there (config.yaml + *.safetensors)"
+            f"model_dir {path}: no world-model checkpoint there ({CONFIG_FILE} + weights)"
             + ("; the shipped models are made by `vla-wm train`" if not model_dir else "")
         )
     return path
 
 
 @functools.cache
-def _load(path: Path, device: str, checkpoint: str) -> ModelRuntime:
+def _load(path: Path, device: str, digest: str) -> ModelRuntime:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device cuda requested but torch sees no CUDA device")
-    return ModelRuntime(load_checkpoint(path, dev), dev, checkpoint)
+    return ModelRuntime(load_checkpoint(path, dev), dev, digest[:16])
 
 
 def load_model_runtime(model_dir: str, device: str) -> ModelRuntime:
     """The model in `model_dir` on `device`, shared by the nodes of one process.
 
-    The cache key includes the checkpoint's hash, so a rewritten checkpoint is reloaded.
+    The cache key includes the checkpoint's hash (also the Embedding's encoder_id), so a
+    rewritten checkpoint is loaded afresh.
     """
     path = resolve_model_dir(model_dir).resolve()
-    return _load(path, device, checkpoint_id(path))
+    return _load(path, device, checkpoint_hash(path))
