@@ -1,38 +1,12 @@
-"""ROS-free helpers of the nodes: instruction checks and control-loop statistics; and the
-parameter/diagnostics helpers on a real rclpy node."""
+"""ROS-free control-loop statistics, and the parameter and diagnostics helpers on a real
+rclpy node."""
 
 from __future__ import annotations
 
 import pytest
 from conftest import spin_until
 
-from vla_wm_ros.runtime.instruction_check import instruction_problem
 from vla_wm_ros.runtime.loop_stats import LoopStats
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("", "empty instruction"),
-        ("   \n\t ", "empty instruction"),
-        ("x" * 10_240, "too long: 10240 characters (at most 1024)"),
-        ("open the\x07 drawer", "control character U+0007 at position 8"),
-        ("open\x1b[31m the drawer", "control character U+001B at position 4"),
-        ("press\u202e the button", "control character U+202E at position 5"),
-        ("!!! ??? ### 123", "has no words"),
-        ("a1 b2 !!!!! #### 1234", "mostly symbols"),
-    ],
-)
-def test_instruction_problems_are_named(text, reason):
-    problem = instruction_problem(text, max_chars=1024)
-    assert problem is not None and reason in problem
-
-
-@pytest.mark.parametrize(
-    "text", ["open the drawer", "Press the button, please.\n", "schließe das Fenster", "reach"]
-)
-def test_sentences_pass_to_the_grounder(text):
-    assert instruction_problem(text, max_chars=1024) is None
 
 
 def test_loop_stats_rate_latency_and_misses():

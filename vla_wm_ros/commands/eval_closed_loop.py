@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     parser.add_argument("--seed", type=int, default=1000, help="seed of the first episode")
     parser.add_argument(
-        "--max-steps", type=int, default=0, help="steps per episode; 0: the task's limit"
+        "--max-steps", type=int, default=500, help="steps per episode (default 500, Meta-World's)"
     )
     parser.add_argument(
         "--episode-timeout", type=float, default=300.0, help="wall seconds per episode"
@@ -50,8 +50,8 @@ def _tasks(text: str) -> list[str]:
     from vla_wm_ros.language.suite import load_suite
 
     suite = load_suite()
-    names = [t.name for t in suite.tasks] if text == "mt10" else text.split(",")
-    unknown = [n for n in names if n not in {t.name for t in suite.tasks}]
+    names = suite.names if text == "mt10" else text.split(",")
+    unknown = [n for n in names if n not in suite.names]
     if unknown:
         raise SystemExit(f"unknown task(s): {', '.join(unknown)}")
     return names
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     tasks = _tasks(args.tasks)
     suite = load_suite()
-    instructions = {t.name: t.canonical for t in suite.tasks}
+    instructions = {name: suite.task(name).canonical for name in tasks}
     results: dict[str, dict] = {}
     with tqdm(total=len(modes) * len(tasks) * args.episodes, file=sys.stderr) as progress:
         for mode in modes:

@@ -1,8 +1,9 @@
 """instruction_parser: `~/set_goal` (SetGoal) -> grounding -> Goal on a transient-local topic.
 
-An instruction that is not a sentence (empty, longer than max_chars, control characters,
-no words) is refused before grounding; one the grounder cannot tie to a task with enough
-confidence is refused with the grounder's reason. An accepted goal gets a fresh id and
+The grounder refuses, with its reason, what is not a sentence (empty, over 1024
+characters, control characters, no letters), what is about nothing in the task suite
+(similarity below min_similarity) and what is ambiguous between tasks (confidence below
+min_confidence). An accepted goal gets a fresh id and
 replaces the running one, and the response says which goal it replaced. The topic is
 transient-local, so a planner started later still receives the current goal.
 """
@@ -16,23 +17,27 @@ from rclpy.node import Node
 
 from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
-from vla_wm_ros.language.grounding import Grounder
+from vla_wm_ros.language.grounding import Grounder, GrounderConfig
 from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.instruction_check import instruction_problem
 from vla_wm_ros.runtime.node_main import run_node
 from vla_wm_ros.runtime.parameters import Param, declare_parameters
 from vla_wm_ros.runtime.rejections import Rejections
 
 PARAMETERS = [
-    Param("device", "cpu", "where the sentence encoder runs", choices=("cpu", "cuda")),
     Param(
-        "confidence_threshold",
-        0.0,
-        "lowest grounding confidence accepted; 0: the grounder's configured threshold",
+        "min_similarity",
+        GrounderConfig.min_similarity,
+        "refuse when the closest task sentence is less similar (cosine) than this",
         low=0.0,
         high=1.0,
     ),
-    Param("max_chars", 1024, "longest instruction accepted (characters)", low=1, high=65536),
+    Param(
+        "min_confidence",
+        GrounderConfig.min_confidence,
+        "refuse when the best task has less probability than this (ambiguous)",
+        low=0.0,
+        high=1.0,
+    ),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
 ]
 
@@ -41,8 +46,11 @@ class InstructionParser(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._grounder = Grounder.load(device=self.p.device)
-        self._threshold = self.p.confidence_threshold or self._grounder.threshold
+        self._grounder = Grounder.from_config(
+            GrounderConfig(
+                min_similarity=self.p.min_similarity, min_confidence=self.p.min_confidence
+            )
+        )
         self._rejections = Rejections(self.get_logger())
         self._current: Goal | None = None
         self._accepted = 0
@@ -54,37 +62,29 @@ class InstructionParser(Node):
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
-        self.get_logger().info(f"grounding with threshold {self._threshold:.2f}")
+        self.get_logger().info(
+            f"grounding to {len(self._grounder.task_names)} tasks (similarity >= "
+            f"{self.p.min_similarity:.2f}, confidence >= {self.p.min_confidence:.2f})"
+        )
 
     def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
-        text = request.instruction
-        problem = instruction_problem(text, self.p.max_chars)
-        grounding = None
-        if problem is None:
-            grounding = self._grounder.ground(text.strip())
-            response.confidence = float(grounding.confidence)
-            if not grounding.accepted:
-                problem = grounding.reason
-            elif grounding.confidence < self._threshold:
-                problem = (
-                    f"best match {grounding.task} has confidence {grounding.confidence:.2f}, "
-                    f"below the threshold {self._threshold:.2f}"
-                )
-        if problem is not None:
-            self._rejections.reject("instruction", problem)
+        grounding = self._grounder.ground(request.instruction)
+        response.confidence = float(grounding.confidence)
+        if not grounding.accepted:
+            self._rejections.reject("instruction", grounding.reason)
             response.accepted = False
-            response.message = problem
+            response.message = grounding.reason
             return response
 
         goal = Goal(
             goal_id=uuid.uuid4().hex,
-            instruction=text.strip(),
+            instruction=" ".join(request.instruction.split()),
             task=grounding.task,
             confidence=float(grounding.confidence),
         )
         goal.header.stamp = self.get_clock().now().to_msg()
         goal.embedding = [float(v) for v in grounding.embedding]
-        message = f"grounded to {goal.task} (confidence {goal.confidence:.2f})"
+        message = grounding.reason
         if self._current is not None:
             message += f"; replaces goal {self._current.goal_id} ({self._current.instruction!r})"
         self._current = goal
@@ -101,7 +101,6 @@ class InstructionParser(Node):
     def _report(self) -> diagnostics.Report:
         values = {
             "accepted": self._accepted,
-            "threshold": self._threshold,
             "goal_id": self._current.goal_id if self._current else "-",
             "task": self._current.task if self._current else "-",
             **self._rejections.report(),

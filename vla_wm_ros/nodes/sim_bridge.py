@@ -13,6 +13,7 @@ the next reset.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -31,13 +32,16 @@ from vla_wm_ros.runtime.image_conversion import ENCODINGS, rgb_to_image
 from vla_wm_ros.runtime.node_main import run_node
 from vla_wm_ros.runtime.parameters import Param, declare_parameters
 from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.env import MetaWorldEnv
 
 PARAMETERS = [
-    Param("task", "button-press-topdown", "Meta-World task at start (~/reset changes it)"),
-    Param("seed", 0, "seed of the first episode", low=0, high=2**31 - 1),
-    Param("image_size", 64, "side of the square camera image, pixels", low=8, high=1024),
-    Param("camera", "corner2", "Meta-World camera name"),
+    Param("task", SimConfig.task, "Meta-World task at start (~/reset changes it)"),
+    Param("seed", SimConfig.seed, "seed of the first episode", low=0, high=2**31 - 1),
+    Param(
+        "image_size", SimConfig.image_size, "side of the square camera image, px", low=8, high=1024
+    ),
+    Param("camera", SimConfig.camera, "'orbit' or a Meta-World camera name"),
     Param(
         "step_mode",
         "timer",
@@ -52,17 +56,30 @@ PARAMETERS = [
         low=0.0,
         high=60.0,
     ),
-    Param(
-        "max_steps",
-        0,
-        "end an episode after this many steps; 0: the task's own limit",
-        low=0,
-        high=1_000_000,
-    ),
+    Param("max_steps", SimConfig.max_steps, "steps after which an episode ends", low=1, high=10**6),
     Param("encoding", "rgb8", "encoding of the published Image", choices=tuple(ENCODINGS)),
     Param("frame_id", "camera", "frame of the camera image"),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
 ]
+
+
+def camera_fovy(env: MetaWorldEnv, camera: str) -> float:
+    """Vertical field of view (degrees) of the rendering camera, from the MuJoCo model.
+
+    The env wrapper does not expose its MuJoCo model, so this reads Meta-World's (the
+    wrapped env's `model`): a named camera's own fovy, or the free camera's global one.
+    """
+    import mujoco
+
+    model = env._env.model
+    cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    return float(model.cam_fovy[cam_id]) if cam_id >= 0 else float(model.vis.global_.fovy)
+
+
+def pinhole_intrinsics(fovy_deg: float, width: int, height: int) -> tuple[float, ...]:
+    """(fx, fy, cx, cy) of MuJoCo's pinhole camera: square pixels, centred principal point."""
+    fy = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
+    return fy, fy, (width - 1) / 2, (height - 1) / 2
 
 
 class SimBridge(Node):
@@ -85,6 +102,7 @@ class SimBridge(Node):
         self.create_service(ResetEpisode, "~/reset", self._on_reset, callback_group=group)
 
         self._env: MetaWorldEnv | None = None
+        self._fovy = 45.0
         self._task = ""
         self._seed = 0
         self._step = 0
@@ -113,12 +131,17 @@ class SimBridge(Node):
         try:
             if self._env is None or task != self._task:
                 env = MetaWorldEnv(
-                    task=task, seed=seed, image_size=self.p.image_size, camera=self.p.camera
+                    task=task,
+                    seed=seed,
+                    image_size=self.p.image_size,
+                    camera=self.p.camera,
+                    max_steps=self.p.max_steps,
                 )
                 if self._env is not None:
                     self._env.close()
                 self._env, self._task = env, task
             obs = self._env.reset(seed=seed)
+            self._fovy = camera_fovy(self._env, self.p.camera)
         except (ValueError, KeyError) as exc:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self._seed, self._step, self._done = seed, 0, False
@@ -132,14 +155,13 @@ class SimBridge(Node):
         result = self._env.step(action)
         self._step += 1
         self._sim_time_ns += round(self._dt() * 1e9)
-        limit = self.p.max_steps and self._step >= self.p.max_steps
-        self._done = bool(result.done or result.success or limit)
+        self._done = bool(result.done or result.success)
         self._publish(result.obs, reward=float(result.reward), success=bool(result.success))
         self._step_ms.append((time.monotonic() - start) * 1e3)
         del self._step_ms[:-100]
 
     def _dt(self) -> float:
-        return getattr(self._env, "dt", None) or 1.0 / self.p.step_frequency
+        return 1.0 / self._env.fps
 
     def _publish(self, obs, reward: float, success: bool) -> None:
         stamp = ClockMsg()
@@ -167,7 +189,7 @@ class SimBridge(Node):
         self._episode_pub.publish(status)
 
     def _camera_info(self, image: Image) -> CameraInfo:
-        fx, fy, cx, cy = self._env.camera_intrinsics()
+        fx, fy, cx, cy = pinhole_intrinsics(self._fovy, image.width, image.height)
         info = CameraInfo(
             header=image.header,
             height=image.height,

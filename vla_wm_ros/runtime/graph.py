@@ -206,7 +206,7 @@ def describe(
                 ("goal", GOAL),
             ),
         ),
-        "instruction_parser": ({"device": args.device}, ()),
+        "instruction_parser": ({}, ()),
         "planner": (
             {**model, "control_frequency": args.control_frequency, **sink},
             (("latent", LATENT), ("goal", GOAL)),
