@@ -55,3 +55,17 @@ def executor(ros_context):
         ex.remove_node(node)
         node.destroy_node()
     ex.shutdown()
+
+
+@pytest.fixture
+def single_thread():
+    """Run a test with one intra-op thread: on a shared 2-core machine, tiny ops with two
+    OpenMP threads stall at barriers whenever the other core is busy (seconds per test)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "goal",
     "eval_closed_loop",
     "demo",
+    "bench_imagine",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Stage-3 latent dynamics models over frozen latent features: next = f(state, action)."""
