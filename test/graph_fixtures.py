@@ -49,7 +49,12 @@ class Probe:
         self.heard: dict[str, list] = {}
         self.times: dict[str, list[float]] = {}
 
-    def listen(self, msg_type, topic: str, qos=10) -> list:
+    def listen(self, msg_type, topic: str, qos=None) -> list:
+        """Record `topic`; best effort by default, which matches every publisher."""
+        from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+
+        if qos is None:
+            qos = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT)
         self.heard[topic], self.times[topic] = [], []
 
         def record(msg, topic=topic):
