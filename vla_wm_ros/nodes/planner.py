@@ -292,7 +292,7 @@ class PlannerNode(Node):
 
     def destroy_node(self) -> None:
         """Leave the robot holding: one last safe action before the node goes."""
-        if self.context.ok():
+        if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
             stamp = self.get_clock().now().to_msg()
             self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
         super().destroy_node()

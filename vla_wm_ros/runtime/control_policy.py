@@ -18,7 +18,7 @@ import torch
 
 from vla_wm_ros.config import load_yaml
 from vla_wm_ros.planning.config import PRESETS, PlannerConfig, load_preset
-from vla_wm_ros.planning.factory import build_planner
+from vla_wm_ros.planning.planner import build_planner
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 from vla_wm_ros.runtime.model_runtime import ModelRuntime
 
@@ -60,7 +60,7 @@ class PlannerPolicy(ControlPolicy):
     def __init__(self, model: ModelRuntime, cfg: PlannerConfig) -> None:
         super().__init__()
         self._model = model
-        self._planner = build_planner(WorldModelPlanningModel(model.world_model), cfg)
+        self._planner = build_planner(cfg, WorldModelPlanningModel(model.world_model))
         self.name = cfg.kind
 
     def reset(self, goal_id: str) -> None:
@@ -118,7 +118,8 @@ class RandomPolicy(ControlPolicy):
 
 
 def planner_config(kind: str, source: str) -> PlannerConfig:
-    """A preset by name or a PlannerConfig YAML file, with `kind` chosen."""
+    """A preset by name or a PlannerConfig YAML file (empty: the default preset), `kind` set."""
+    source = source or "default"
     cfg = load_preset(source) if source in PRESETS else load_yaml(PlannerConfig, Path(source))
     cfg.kind = kind
     return cfg
