@@ -253,6 +253,14 @@ class SimBridge(Node):
         return diagnostics.OK, "episode running" if not self._done else "episode ended", values
 
 
+    def destroy_node(self) -> None:
+        """Free the renderer's GL context while EGL is still up (not at interpreter exit)."""
+        if getattr(self, "_env", None) is not None:
+            self._env.close()
+            self._env = None
+        super().destroy_node()
+
+
 NODE_CLASS = SimBridge
 
 

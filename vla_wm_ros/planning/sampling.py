@@ -90,14 +90,17 @@ class SamplingPlanner:
                 cut_reason = (
                     f"deadline: stopped after {done} of {cfg.iterations} iterations "
                     f"({(deadline - t_iter) * 1e3:.1f} ms left, one takes "
-                    f"~{self._iter_ms:.1f} ms)"
+                    f"~{self._iter_ms or 0.0:.1f} ms)"
                 )
                 break
             stats = self._iterate(context)
             done += 1
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
-                self._first_ms = took
+                # Smoothed: one slow plan (a cold start, a busy machine) must not stop
+                # every later plan from trying.
+                old = self._first_ms
+                self._first_ms = took if old is None else 0.7 * old + 0.3 * took
             else:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
@@ -189,8 +192,14 @@ class SamplingPlanner:
     def _prior_fallback(
         self, f0: Tensor, context: GoalContext, deadline: float, start: float
     ) -> PlanResult:
-        """No time for one iteration: the actor prior's action at the belief."""
+        """No time for one iteration: the actor prior's action at the belief.
+
+        The estimate that ruled the plan out decays, so the next ticks try again: if it was
+        an outlier the planner resumes, if not it is measured anew.
+        """
         model = self.model
+        estimate_ms = self._first_ms or 0.0
+        self._first_ms = 0.8 * estimate_ms
         action = model.policy(f0, context, False)
         action = torch.minimum(torch.maximum(action, model.action_low), model.action_high)
         uncertainty = float(model.disagreement(f0, action)[0]) if self.gate.measures else 0.0
@@ -204,7 +213,7 @@ class SamplingPlanner:
             status="deadline",
             reason=(
                 f"deadline: {left_ms:.1f} ms left, one iteration takes "
-                f"~{self._first_ms or 0.0:.1f} ms: actor prior's action sent"
+                f"~{estimate_ms:.1f} ms: actor prior's action sent"
             ),
             predicted_reward=float("nan"),
         )

@@ -7,6 +7,8 @@ the same MjData gives the same pixels.
 
 from __future__ import annotations
 
+import os
+
 import mujoco
 import numpy as np
 
@@ -57,6 +59,7 @@ class OffscreenRenderer:
         self._camera: mujoco.MjvCamera | int = self._resolve(model, data, camera, orbit)
         self._option = mujoco.MjvOption()
         self._renderer = mujoco.Renderer(model, size, size)
+        _release_current_context()
 
     @staticmethod
     def _resolve(model, data, camera: str, orbit: OrbitCamera) -> mujoco.MjvCamera | int:
@@ -79,7 +82,25 @@ class OffscreenRenderer:
         self._renderer.update_scene(data, camera=self._camera, scene_option=self._option)
         for flag in _CHEAP_FLAGS_OFF:
             self._renderer.scene.flags[flag] = 0
-        return self._renderer.render()
+        try:
+            return self._renderer.render()
+        finally:
+            _release_current_context()
 
     def close(self) -> None:
         self._renderer.close()
+
+
+def _release_current_context() -> None:
+    """Unbind the EGL context from this thread after each use.
+
+    An EGL context can be current in one thread only. ROS executors run callbacks on any
+    thread of their pool, so a render in one thread must not leave the context bound
+    there, or the next render from another thread fails with EGL_BAD_ACCESS.
+    """
+    if os.environ.get("MUJOCO_GL", "").lower() != "egl":
+        return
+    from mujoco.egl import EGL_DISPLAY
+    from OpenGL import EGL
+
+    EGL.eglMakeCurrent(EGL_DISPLAY, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
