@@ -252,7 +252,6 @@ class SimBridge(Node):
             values["step_ms_mean"] = float(np.mean(self._step_ms))
         return diagnostics.OK, "episode running" if not self._done else "episode ended", values
 
-
     def destroy_node(self) -> None:
         """Free the renderer's GL context while EGL is still up (not at interpreter exit)."""
         if getattr(self, "_env", None) is not None:
