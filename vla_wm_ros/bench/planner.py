@@ -60,7 +60,7 @@ def start_belief(model: WorldModelPlanningModel, seed: int) -> RSSMState:
     with torch.inference_mode():
         for _ in range(5):
             action = torch.rand(1, model.action_dim, generator=gen) * 2 - 1
-            state = model.imagine_step(state, action)
+            state = model.rssm.imagine_step(state, action, sample=False)
     return RSSMState(state.deter.clone(), state.stoch.clone())
 
 
@@ -115,9 +115,16 @@ def torchrl_contender(
     context = model.goal_context(goal)
     wm = model.world_model
 
+    d = model.rssm.deter_size
+
     class Transition(nn.Module):
+        """Our allocation-light imagine step, so TorchRL runs the same model math."""
+
         def forward(self, deter: Tensor, stoch: Tensor, action: Tensor):
-            return tuple(model.imagine_step(RSSMState(deter, stoch), action))
+            shape = deter.shape[:-1]
+            feature = torch.cat([deter, stoch], -1).reshape(-1, d + stoch.shape[-1])
+            nxt = model.imagine_step(feature, action.reshape(feature.shape[0], -1))
+            return nxt[:, :d].reshape(*shape, d), nxt[:, d:].reshape(*shape, -1)
 
     class Reward(nn.Module):
         def forward(self, deter: Tensor, stoch: Tensor) -> Tensor:
