@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "collect",
     "train",
     "eval_world_model",
+    "eval_actor",
     "bench_imagine",
     "bench_planner",
 ]
