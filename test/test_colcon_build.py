@@ -61,6 +61,9 @@ def test_share_holds_package_xml_launch_config_and_index_marker(colcon_install):
     assert (share / "package.xml").read_text() == (ROOT / "package.xml").read_text()
     index = prefix / "share" / "ament_index" / "resource_index" / "packages"
     assert (index / "vla_wm_ros").is_file()
+    assert (share / "launch" / "controller.launch.py").is_file(), (
+        "controller.launch.py missing: `ros2 launch vla_wm_ros controller.launch.py` would fail"
+    )
     for folder in ["launch", "config", "models"]:
         installed, source = _files_under(share / folder), _files_under(ROOT / folder)
         assert installed == source, f"share/vla_wm_ros/{folder} differs from the source tree"

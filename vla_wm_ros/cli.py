@@ -14,6 +14,9 @@ import sys
 
 # Module names under vla_wm_ros.commands; the order is the order in --help.
 COMMANDS: list[str] = [
+    "run",
+    "goal",
+    "eval_closed_loop",
     "demo",
     "collect",
     "train",

@@ -106,3 +106,17 @@ def rgb_to_image(rgb: np.ndarray, encoding: str = "rgb8") -> Image:
         step=width * channels,
         data=np.ascontiguousarray(out).tobytes(),
     )
+
+
+def fit_to_size(rgb: np.ndarray, height: int, width: int, resize: bool) -> np.ndarray:
+    """`rgb` at the model's input size: area-resampled when `resize`, else refused."""
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    if not resize:
+        raise ImageConversionError(
+            f"image is {rgb.shape[1]}x{rgb.shape[0]}, the model takes {width}x{height} "
+            "(set resize: true to resample)"
+        )
+    import cv2
+
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,107 @@
+"""The Isaac Sim and Gazebo profiles on the real graph: the nodes subscribe and publish on
+those bridges' default topic names and types (checked with the graph API), follow their
+/clock, and a camera + joint states fed on those topics produce commands on the sink."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from graph_fixtures import Probe, camera_image, make_tiny_checkpoint, start_graph
+
+pytestmark = [pytest.mark.graph, pytest.mark.slow]
+
+JOINTS = ["ee_x", "ee_y", "ee_z", "gripper"]
+PROFILES = {
+    # sim: (image topic, joint_states topic, clock topic, sink topic, sink type)
+    "isaac": ("/rgb", "/joint_states", "/clock", "/joint_command", "sensor_msgs/msg/JointState"),
+    "gazebo": (
+        "/camera",
+        "/joint_states",
+        "/clock",
+        "/joint_trajectory",
+        "trajectory_msgs/msg/JointTrajectory",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+def _topics(probe, node: str, kind: str) -> dict[str, list[str]]:
+    query = getattr(probe.node, f"get_{kind}_names_and_types_by_node")
+    return dict(query(node, "/"))
+
+
+@pytest.mark.parametrize("sim", sorted(PROFILES))
+def test_profile_topics_types_clock_and_commands(sim, model_dir):
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import Image, JointState
+    from trajectory_msgs.msg import JointTrajectory
+
+    from vla_wm_interfaces.msg import LatentState
+    from vla_wm_interfaces.srv import SetGoal
+
+    image_topic, joints_topic, clock_topic, sink_topic, sink_type = PROFILES[sim]
+    graph = start_graph(sim, model_dir)
+    probe = Probe(graph.context)
+    try:
+        nodes = set(graph.nodes)
+        assert "sim_bridge" not in nodes, "a robot profile must not start our simulator"
+
+        def wired() -> bool:
+            subs = _topics(probe, "camera_encoder", "subscriber")
+            pubs = _topics(probe, "planner", "publisher")
+            return image_topic in subs and sink_topic in pubs
+
+        assert probe.spin_until(wired, 10), "graph API never showed the profile's topics"
+        assert _topics(probe, "camera_encoder", "subscriber")[image_topic] == [
+            "sensor_msgs/msg/Image"
+        ]
+        estimator = _topics(probe, "state_estimator", "subscriber")
+        assert estimator[joints_topic] == ["sensor_msgs/msg/JointState"]
+        assert _topics(probe, "planner", "publisher")[sink_topic] == [sink_type]
+        for name in nodes:  # use_sim_time: every node follows the bridge's clock
+            assert _topics(probe, name, "subscriber")[clock_topic] == ["rosgraph_msgs/msg/Clock"]
+
+        message_type = JointState if sim == "isaac" else JointTrajectory
+        commands = probe.listen(message_type, sink_topic)
+        clock_pub = probe.node.create_publisher(Clock, clock_topic, 10)
+        image_pub = probe.node.create_publisher(Image, image_topic, 10)
+        joint_pub = probe.node.create_publisher(JointState, joints_topic, 10)
+        rng = np.random.default_rng(0)
+        sim_time_ns = [100_000_000_000]  # the bridge's clock starts at 100 s
+
+        def feed():
+            sim_time_ns[0] += 100_000_000
+            clock = Clock()
+            clock.clock.sec, clock.clock.nanosec = divmod(sim_time_ns[0], 1_000_000_000)
+            clock_pub.publish(clock)
+            image = camera_image(rng)
+            image.header.stamp = clock.clock
+            image_pub.publish(image)
+            # Extra joints in another order: the profile picks its own by name.
+            joint_pub.publish(
+                JointState(name=["elbow", *reversed(JOINTS)], position=[9.0, 0.4, 0.3, 0.2, 0.1])
+            )
+
+        probe.node.create_timer(0.1, feed)
+        reply = probe.call(
+            SetGoal, "/instruction_parser/set_goal", SetGoal.Request(instruction="open the drawer")
+        )
+        assert reply.accepted, reply.message
+        latents = probe.listen(LatentState, "/state_estimator/latent")
+        assert probe.spin_until(lambda: len(latents) >= 2 and len(commands) >= 5, 20)
+        assert list(latents[-1].proprio) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+        command = commands[-1]
+        assert command.header.stamp.sec >= 100, "stamps do not follow the bridge's /clock"
+        if sim == "isaac":
+            assert list(command.name) == JOINTS and len(command.position) == 4
+            assert all(-1.0 <= v <= 1.0 for v in command.position)
+        else:
+            assert list(command.joint_names) == JOINTS and len(command.points) == 1
+            assert command.points[0].time_from_start.nanosec == 100_000_000  # one period
+    finally:
+        probe.close()
+        graph.close()

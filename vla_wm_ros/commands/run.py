@@ -1,0 +1,55 @@
+"""`vla-wm run`: the whole controller graph in this process, from the launch description.
+
+Takes the same arguments as controller.launch.py (sim, use_sim_time, params_file,
+model_dir, device, control_frequency) and starts the same nodes with the same
+parameters and remappings, on one multi-threaded executor. Ctrl-C stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from vla_wm_ros.runtime.graph import LAUNCH_ARGUMENTS
+
+NAME = ("run",)
+HELP = "start the controller graph (all nodes) in this process"
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sim, --use-sim-time, ...: one option per launch argument, same defaults."""
+    for arg in LAUNCH_ARGUMENTS:
+        parser.add_argument(
+            "--" + arg.name.replace("_", "-"),
+            dest=arg.name,
+            default=arg.default,
+            choices=arg.choices or None,
+            help=f"{arg.description} (default: {arg.default or 'empty'})",
+        )
+
+
+def graph_arguments(args: argparse.Namespace):
+    from vla_wm_ros.runtime.graph import GraphArguments
+
+    return GraphArguments.from_strings(
+        {a.name: str(getattr(args, a.name)) for a in LAUNCH_ARGUMENTS}
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_launch_arguments(parser)
+    parser.add_argument("--threads", type=int, default=6, help="executor threads (default 6)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vla_wm_ros.runtime.graph import describe
+    from vla_wm_ros.runtime.in_process import InProcessGraph
+
+    specs = describe(graph_arguments(args))
+    graph = InProcessGraph(specs, num_threads=args.threads)
+    names = ", ".join(spec.name for spec in specs)
+    print(f"vla-wm run: {names} up ({args.sim}); Ctrl-C to stop", flush=True)
+    try:
+        graph.spin()
+    finally:
+        graph.close()
+    return 0

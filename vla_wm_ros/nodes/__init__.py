@@ -1,0 +1,1 @@
+"""The ROS 2 nodes: thin adapters between topics and the ROS-free core."""

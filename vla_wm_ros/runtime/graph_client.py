@@ -1,0 +1,208 @@
+"""A client of a running controller graph: what `vla-wm goal`, demo and eval talk through.
+
+Everything goes over ROS: the simulator is reset through sim_bridge's `~/reset`, the
+instruction through instruction_parser's `~/set_goal`, and progress is read from
+EpisodeStatus (reward, success: the simulator's word) and PlanStatus (what the planner
+did, its latency). Nothing here calls the core.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
+from vla_wm_interfaces.srv import ResetEpisode, SetGoal
+from vla_wm_ros.runtime import qos
+from vla_wm_ros.runtime.graph import GOAL, SIM_IMAGE
+from vla_wm_ros.runtime.image_conversion import image_to_rgb
+
+SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
+RESET = "sim_bridge/reset"
+EPISODE = "sim_bridge/episode"
+PLAN_STATUS = "planner/plan_status"
+PLANNED = (PlanStatus.OK, PlanStatus.DEADLINE)
+STATUS_NAMES = {
+    getattr(PlanStatus, name): name.lower()
+    for name in ("OK", "NO_GOAL", "STALE_STATE", "UNCERTAIN", "DEADLINE", "ERROR")
+}
+
+
+class GraphError(RuntimeError):
+    """The graph did not answer, or refused, in a way the caller must report."""
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode as seen from outside the graph."""
+
+    task: str
+    seed: int
+    instruction: str
+    goal_id: str = ""
+    success: bool = False
+    length: int = 0  # simulator steps until success, or until the episode ended
+    done: bool = False
+    timed_out: bool = False
+    episode: list[EpisodeStatus] = field(default_factory=list)
+    plans: list[PlanStatus] = field(default_factory=list)
+    # Arrival times (steady clock) of `episode` and `plans`, to align them afterwards.
+    episode_arrivals: list[float] = field(default_factory=list)
+    plan_arrivals: list[float] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+
+    def plan_times_ms(self) -> list[float]:
+        """Tick latency of the ticks that planned for this goal (not watchdog holds)."""
+        return [
+            p.plan_time_ms for p in self.plans if p.goal_id == self.goal_id and p.status in PLANNED
+        ]
+
+    def predicted_vs_actual_reward(self) -> tuple[list[int], list[float], list[float]]:
+        """(step, predicted, actual): each step's reward from the simulator beside the
+        reward the planner predicted for it on the tick that sent its action."""
+        steps, predicted, actual = [], [], []
+        j = -1
+        for status, arrived in zip(self.episode, self.episode_arrivals, strict=True):
+            while j + 1 < len(self.plans) and self.plan_arrivals[j + 1] <= arrived:
+                j += 1
+            if status.step == 0 or j < 0 or self.plans[j].status not in PLANNED:
+                continue
+            steps.append(status.step)
+            predicted.append(self.plans[j].predicted_reward)
+            actual.append(status.reward)
+        return steps, predicted, actual
+
+    def holds(self) -> dict[str, int]:
+        """Safe-action ticks for this goal, by PlanStatus status name."""
+        out: dict[str, int] = {}
+        for p in self.plans:
+            if p.goal_id == self.goal_id and p.status not in PLANNED:
+                name = STATUS_NAMES.get(p.status, str(p.status))
+                out[name] = out.get(name, 0) + 1
+        return out
+
+
+class GraphClient:
+    """A node of its own that talks to the graph (in this process or another)."""
+
+    def __init__(self, context: Context | None = None, record_frames: bool = False) -> None:
+        self._own_context = context is None
+        if context is None:
+            context = Context()
+            rclpy.init(context=context)
+        self.context = context
+        self.node = Node("vla_wm_client", context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self._set_goal = self.node.create_client(SetGoal, SET_GOAL)
+        self._reset = self.node.create_client(ResetEpisode, RESET)
+        self._record: EpisodeRecord | None = None
+        self._record_frames = record_frames
+        self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.STATUS)
+        self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.STATUS)
+        if record_frames:
+            self.node.create_subscription(Image, SIM_IMAGE, self._on_image, qos.SENSOR)
+        self._armed = False  # reset answered: the next step-0 status starts the record
+        self.latest_episode: EpisodeStatus | None = None
+        self.latest_plan: PlanStatus | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.executor.spin_once(timeout_sec=0.02)
+        return bool(predicate())
+
+    def _call(self, client, request, timeout: float):
+        if not self.spin_until(client.service_is_ready, timeout):
+            raise GraphError(f"service {client.srv_name} is not available (is the graph up?)")
+        future = client.call_async(request)
+        if not self.spin_until(future.done, timeout):
+            raise GraphError(f"service {client.srv_name} did not answer within {timeout:.0f} s")
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.remove_node(self.node)
+        self.node.destroy_node()
+        self.executor.shutdown()
+        if self._own_context:
+            self.context.try_shutdown()
+
+    # -- services --------------------------------------------------------------------------
+
+    def set_goal(self, instruction: str, timeout: float = 30.0) -> SetGoal.Response:
+        return self._call(self._set_goal, SetGoal.Request(instruction=instruction), timeout)
+
+    def reset(self, task: str, seed: int, timeout: float = 30.0) -> ResetEpisode.Response:
+        return self._call(self._reset, ResetEpisode.Request(task=task, seed=seed), timeout)
+
+    # -- following an episode --------------------------------------------------------------
+
+    def _on_episode(self, msg: EpisodeStatus) -> None:
+        self.latest_episode = msg
+        record = self._record
+        if record is None:
+            return
+        if self._armed:
+            if msg.step != 0 or msg.task != record.task or msg.seed != record.seed:
+                return  # a status from before the reset
+            self._armed = False
+        record.episode.append(msg)
+        record.episode_arrivals.append(time.monotonic())
+        if msg.success and not record.success:
+            record.success, record.length = True, msg.step
+        if msg.done:
+            record.done = True
+            record.length = record.length or msg.step
+
+    def _on_plan(self, msg: PlanStatus) -> None:
+        self.latest_plan = msg
+        if self._record is not None and not self._armed:
+            self._record.plans.append(msg)
+            self._record.plan_arrivals.append(time.monotonic())
+
+    def _on_image(self, msg: Image) -> None:
+        if self._record is not None and not self._armed:
+            self._record.frames.append(image_to_rgb(msg))
+
+    def run_episode(
+        self,
+        task: str,
+        seed: int,
+        instruction: str,
+        timeout: float,
+        on_progress: Callable[[EpisodeRecord], None] | None = None,
+    ) -> EpisodeRecord:
+        """Reset to (task, seed), send `instruction`, follow until done or `timeout` s."""
+        record = EpisodeRecord(task=task, seed=seed, instruction=instruction)
+        self._record, self._armed = record, True
+        reply = self.reset(task, seed)
+        if not reply.success:
+            raise GraphError(f"reset refused: {reply.message}")
+        goal = self.set_goal(instruction)
+        if not goal.accepted:
+            raise GraphError(f"instruction {instruction!r} refused: {goal.message}")
+        record.goal_id = goal.goal_id
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while not record.done and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+            if on_progress is not None and len(record.episode) != seen:
+                seen = len(record.episode)
+                on_progress(record)
+        record.timed_out = not record.done
+        if not record.done and record.episode:
+            record.length = record.length or record.episode[-1].step
+        self._record = None
+        return record
