@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizons", default="1,5,10,20,50")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="as used in training")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--plots", help="directory for the PNGs (default: the checkpoint's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.evaluation.world_model import evaluate_world_model, frame_strip, plot_errors
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     try:
         wm = load_checkpoint(args.ckpt)

@@ -147,6 +147,8 @@ def evaluate_actor(
         "seeds": [EVAL_SEED_BASE + seed * 1000 + n for n in range(episodes)],
         "per_task": per_task,
         "mean_success_rate": float(np.mean(rates)),
-        "tasks_at_or_above_80pct": sorted(t for t, v in per_task.items() if v["success_rate"] >= 0.8),
+        "tasks_at_or_above_80pct": sorted(
+            t for t, v in per_task.items() if v["success_rate"] >= 0.8
+        ),
         "wall_s": round(time.perf_counter() - start, 1),
     }
