@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from vla_wm_ros.data.collect import Job, collect
@@ -134,6 +135,8 @@ def test_world_model_eval_is_reproducible(tiny_run, sim_data, embedder, tmp_path
     second = evaluate_world_model(wm, sim_data, embedder=embedder, **kwargs)
     assert first == second
     assert set(first["open_loop"]) == {"1", "5", "10"}
+    held_out = yaml.safe_load((tiny_run / "run.yaml").read_text())["split"]["val_episodes"]
+    assert first["val_episode_indices"] == held_out
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cli = subprocess.run(
         _cli(
