@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "demo",
     "collect",
     "train",
+    "dagger",
     "eval_world_model",
     "eval_actor",
     "bench_imagine",

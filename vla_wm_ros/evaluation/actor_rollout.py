@@ -68,34 +68,19 @@ class ActorController:
         return action[0].numpy().astype(np.float32)
 
 
-def rollout_actor(
-    wm: WorldModel,
-    task: str,
-    goal: np.ndarray,
-    seed: int,
-    max_steps: int,
-    image_size: int,
-    camera: str,
-) -> EpisodeOutcome:
-    """One episode of the actor on `task` from placement `seed`; stops at first success."""
-    from vla_wm_ros.sim.env import MetaWorldEnv
-
+def rollout_actor(wm: WorldModel, env, goal: np.ndarray, seed: int) -> EpisodeOutcome:
+    """One episode of the actor in `env` (a MetaWorldEnv) from placement `seed`; stops at
+    the first success or after env.max_steps steps."""
     controller = ActorController(wm, goal)
-    env = MetaWorldEnv(
-        task=task, seed=seed, image_size=image_size, camera=camera, max_steps=max_steps
-    )
-    try:
-        obs = env.reset(seed=seed)
-        total = 0.0
-        for step in range(max_steps):
-            result = env.step(controller.act(obs.image, obs.proprio))
-            total += result.reward
-            if result.success:
-                return EpisodeOutcome(task, seed, True, step + 1, total)
-            obs = result.obs
-        return EpisodeOutcome(task, seed, False, max_steps, total)
-    finally:
-        env.close()
+    obs = env.reset(seed=seed)
+    total = 0.0
+    for step in range(env.max_steps):
+        result = env.step(controller.act(obs.image, obs.proprio))
+        total += result.reward
+        if result.success:
+            return EpisodeOutcome(env.task, seed, True, step + 1, total)
+        obs = result.obs
+    return EpisodeOutcome(env.task, seed, False, env.max_steps, total)
 
 
 def evaluate_actor(
@@ -113,6 +98,7 @@ def evaluate_actor(
     from tqdm import tqdm
 
     from vla_wm_ros.language.suite import load_suite
+    from vla_wm_ros.sim.env import MetaWorldEnv
 
     suite = load_suite()
     instructions = [suite.task(t).canonical for t in tasks]
@@ -121,13 +107,14 @@ def evaluate_actor(
     outcomes: list[EpisodeOutcome] = []
     start = time.perf_counter()
     bar = tqdm(total=len(tasks) * episodes, desc="actor rollouts", unit="ep", disable=not progress)
+    seeds = [EVAL_SEED_BASE + seed * 1000 + n for n in range(episodes)]
     for task in tasks:
-        for n in range(episodes):
-            episode_seed = EVAL_SEED_BASE + seed * 1000 + n
-            outcomes.append(
-                rollout_actor(wm, task, goals[task], episode_seed, max_steps, image_size, camera)
-            )
-            bar.update(1)
+        with MetaWorldEnv(
+            task=task, image_size=image_size, camera=camera, max_steps=max_steps
+        ) as env:
+            for episode_seed in seeds:
+                outcomes.append(rollout_actor(wm, env, goals[task], episode_seed))
+                bar.update(1)
     bar.close()
     per_task = {}
     for task in tasks:
@@ -144,7 +131,7 @@ def evaluate_actor(
         "episodes_per_task": episodes,
         "max_steps": max_steps,
         "camera": camera,
-        "seeds": [EVAL_SEED_BASE + seed * 1000 + n for n in range(episodes)],
+        "seeds": seeds,
         "per_task": per_task,
         "mean_success_rate": float(np.mean(rates)),
         "tasks_at_or_above_80pct": sorted(
