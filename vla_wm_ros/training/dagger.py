@@ -130,6 +130,7 @@ def dagger(
         embedder=embedder,
         policies=demo_policies,
         split_seed=split_seed,
+        cache_episodes=512,  # every demonstration stays decoded: no parquet reads per batch
     )
     rng = np.random.default_rng(cfg.seed)
     params = list(wm.actor.parameters())
@@ -146,6 +147,8 @@ def dagger(
             disable=not progress,
         )
         wm.eval()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # batch-of-one filter steps: a second thread only waits
         for i, task in enumerate(tasks):
             with MetaWorldEnv(
                 task=task,
@@ -163,6 +166,7 @@ def dagger(
                     wins.setdefault(task, []).append(won)
                     bar.update(1)
         bar.close()
+        torch.set_num_threads(threads)
         rollout_s = time.perf_counter() - start
         losses = []
         for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not progress):
