@@ -23,7 +23,9 @@ COMMANDS: list[str] = [
     "bag_import",
     "ground",
     "train",
+    "dagger",
     "eval_world_model",
+    "eval_actor",
     "bench_imagine",
     "bench_planner",
 ]

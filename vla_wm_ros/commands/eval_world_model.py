@@ -19,7 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--context", type=int, default=10, help="filtered steps before imagining")
     parser.add_argument("--horizons", default="1,5,10,20,50")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="as used in training")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="which windows are drawn")
+    parser.add_argument(
+        "--split-seed", type=int, default=0, help="the training run's seed (its val split)"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--plots", help="directory for the PNGs (default: the checkpoint's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -32,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.evaluation.world_model import evaluate_world_model, frame_strip, plot_errors
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     try:
         wm = load_checkpoint(args.ckpt)
@@ -45,12 +50,19 @@ def run(args: argparse.Namespace) -> int:
             horizons,
             args.seed,
             args.val_fraction,
+            split_seed=args.split_seed,
         )
         plots = Path(args.plots or args.ckpt)
         plots.mkdir(parents=True, exist_ok=True)
         plot_errors(result, plots / "open_loop_error.png")
         loader = SequenceLoader(
-            args.data, 1, args.context + 16, "val", args.seed, args.val_fraction
+            args.data,
+            1,
+            args.context + 16,
+            "val",
+            args.seed,
+            args.val_fraction,
+            split_seed=args.split_seed,
         )
         frame_strip(wm, loader.sample(), args.context, 12, plots / "real_vs_imagined.png")
         result["plots"] = [str(plots / "open_loop_error.png"), str(plots / "real_vs_imagined.png")]

@@ -80,12 +80,16 @@ class SequenceLoader:
         cache_episodes: int = 64,
         embedder: Embedder | None = None,
         policies: tuple[str, ...] | None = None,
+        split_seed: int | None = None,
     ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         self.dataset = EpisodeDataset(dataset_dir)
         self.batch_size, self.seq_len = batch_size, seq_len
-        train, val = split_episodes(self.dataset.num_episodes, val_fraction, seed)
+        # The split has its own seed so that loaders sampling differently (one per training
+        # stage, evaluation) agree on which episodes are held out; default: `seed`.
+        split_seed = seed if split_seed is None else split_seed
+        train, val = split_episodes(self.dataset.num_episodes, val_fraction, split_seed)
         chosen = train if split == "train" else val
         metas = [self.dataset.episodes[i] for i in chosen]
         if policies is not None:

@@ -45,13 +45,21 @@ def evaluate_world_model(
     seed: int = 0,
     val_fraction: float = 0.1,
     embedder: Embedder | None = None,
+    split_seed: int = 0,
 ) -> dict:
     """Reconstruction, open-loop errors per horizon and baselines (see module docstring)."""
     wm.eval()
     horizons = tuple(sorted(horizons))
     seq_len = context + horizons[-1]
     loader = SequenceLoader(
-        data, batch_size, seq_len, "val", seed=seed, val_fraction=val_fraction, embedder=embedder
+        data,
+        batch_size,
+        seq_len,
+        "val",
+        seed=seed,
+        val_fraction=val_fraction,
+        embedder=embedder,
+        split_seed=split_seed,
     )
     sums: dict[str, np.ndarray] = {}
     recon, feats_all = [], []
@@ -91,6 +99,7 @@ def evaluate_world_model(
     names = ("model", "copy_last", "mean")
     return {
         "episodes_val": len(loader.episodes),
+        "val_episode_indices": sorted(m.index for m in loader.episodes),
         "windows": batches * batch_size,
         "context": context,
         "reconstruction": {"mse": mse, "psnr_db": _psnr(mse)},

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_wm_ros.training.state import PROGRESS, load_state, save_state
+from vla_wm_ros.training.state import STATE_FILE, load_state, save_state
 
 StepFn = Callable[[int], dict[str, float]]  # step index (0-based) -> logged terms
 
@@ -60,7 +60,7 @@ def read_curve(out: Path, stage: str) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
 def _truncate_curve(out: Path, stage: str, step: int) -> None:
@@ -73,14 +73,23 @@ def _truncate_curve(out: Path, stage: str, step: int) -> None:
 
 
 def _append_curve(out: Path, stage: str, row: dict[str, float]) -> None:
+    """Append a row; a row with new terms (BC, then actor-critic) widens the header."""
     path = curve_path(out, stage)
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.is_file()
-    with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+    header: list[str] = []
+    if path.is_file():
+        with path.open() as f:
+            header = next(csv.reader(f), [])
+    if header and set(row) <= set(header):
+        with path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
+        return
+    rows = [*read_curve(out, stage), row]
+    fields = header + [k for k in row if k not in header]
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, restval="")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def run_stage(
@@ -97,7 +106,7 @@ def run_stage(
 
     state_dir = ctx.out / "train_state" / stage
     start, elapsed = 0, 0.0
-    if (state_dir / PROGRESS).is_file():
+    if (state_dir / STATE_FILE).is_file():
         progress = load_state(state_dir, modules, optimizers, rngs)
         start, elapsed = int(progress["step"]), float(progress.get("elapsed_s", 0.0))
         _truncate_curve(ctx.out, stage, start)

@@ -41,7 +41,8 @@ def temporal_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
         losses = aux.losses(wm, loader.sample())
         total = sum(losses.values())
         norm = clip_step(total, opt, params, cfg.grad_clip)
-        return {"total": float(total), **{k: float(v) for k, v in losses.items()}, "grad": norm}
+        terms = {k: float(v.detach()) for k, v in losses.items()}
+        return {"total": float(total.detach()), **terms, "grad": norm}
 
     modules = {"encoder": wm.encoder, "temporal": wm.temporal, "objectives": aux}
     return step, modules, {"adam": opt}
@@ -98,7 +99,7 @@ def dynamics_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig, mode
         losses = {kind: m.loss(state, action, target) for kind, m in models.items()}
         total = sum(losses.values())
         clip_step(total, opt, params, cfg.grad_clip)
-        return {"total": float(total), **{k: float(v) for k, v in losses.items()}}
+        return {"total": float(total.detach()), **{k: float(v.detach()) for k, v in losses.items()}}
 
     return step, {f"dynamics_{k}": m for k, m in models.items()}, {"adam": opt}
 

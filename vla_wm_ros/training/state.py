@@ -1,9 +1,9 @@
 """Resumable training state: weights, optimiser moments and RNG streams, never pickle.
 
 Tensors (module parameters, Adam moments, the torch RNG state) go to one safetensors
-file; counters, hyper-parameters and the numpy RNG state to a YAML file beside it. Both
-are written to temporary names and renamed, so a kill mid-write leaves the previous
-checkpoint intact.
+file; counters, hyper-parameters and the numpy RNG states go, as YAML text, into that
+same file's metadata. One file written under a temporary name and renamed: a kill at any
+moment leaves either the previous checkpoint or the new one, never half of each.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-TENSORS = "state.safetensors"
-PROGRESS = "progress.yaml"
+STATE_FILE = "state.safetensors"
+_META_KEY = "progress_yaml"
 
 
 class TrainStateError(RuntimeError):
@@ -51,10 +51,10 @@ def save_state(
             for slot, value in slots.items():
                 tensors[f"optim.{name}.{index}.{slot}"] = torch.as_tensor(value).cpu().contiguous()
         groups[name] = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-    _atomic(directory / TENSORS, lambda p: save_file(tensors, str(p)))
     numpy_rngs = {name: g.bit_generator.state for name, g in rngs.items()}
     meta = dict(progress, optimizer_groups=groups, numpy_rngs=numpy_rngs)
-    _atomic(directory / PROGRESS, lambda p: p.write_text(yaml.safe_dump(meta, sort_keys=False)))
+    text = yaml.safe_dump(meta, sort_keys=False)
+    _atomic(directory / STATE_FILE, lambda p: save_file(tensors, str(p), {_META_KEY: text}))
 
 
 def load_state(
@@ -64,12 +64,13 @@ def load_state(
     rngs: dict[str, np.random.Generator],
 ) -> dict:
     """Restore everything `save_state` wrote; returns the progress dict."""
-    tensor_path, progress_path = directory / TENSORS, directory / PROGRESS
+    tensor_path = directory / STATE_FILE
     try:
         tensors = load_file(str(tensor_path))
-        meta = yaml.safe_load(progress_path.read_text())
-    except (OSError, SafetensorError, yaml.YAMLError) as exc:
-        raise TrainStateError(f"{directory}: cannot read the training state ({exc})") from None
+        with safe_open(str(tensor_path), "pt") as f:
+            meta = yaml.safe_load((f.metadata() or {})[_META_KEY])
+    except (OSError, KeyError, SafetensorError, yaml.YAMLError) as exc:
+        raise TrainStateError(f"{tensor_path}: cannot read the training state ({exc})") from None
     torch.set_rng_state(tensors.pop("rng.torch"))
     for name, module in modules.items():
         prefix = f"module.{name}."

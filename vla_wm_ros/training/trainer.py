@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
-from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder
+from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint
 from vla_wm_ros.models.world_model import WorldModel
@@ -96,6 +96,9 @@ def train(
     goal_dim = int(embed(["probe"]).shape[1])
     mcfg = model_config(cfg, dataset, goal_dim)
     run = _run_file(out)
+    # Every stage trains on the same split; evaluation uses the held-out episodes.
+    held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)[1]
+    run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
     torch.manual_seed(cfg.seed)
     wm = load_checkpoint(out / MODEL_DIR) if (out / MODEL_DIR).is_dir() else WorldModel(mcfg)
     ctx = RunContext(out, cfg.checkpoint_every, cfg.log_every, progress, stop_after)
@@ -111,6 +114,7 @@ def train(
             cache_episodes=cfg.loader_cache_episodes,
             embedder=embed,
             policies=policies,
+            split_seed=cfg.seed,
         )
 
     try:
@@ -154,7 +158,7 @@ def _finish_stage(
         "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
     }
     run["data"] = str(Path(data).absolute())
-    meta = {"stages": run["stages"], "data": run["data"]}
+    meta = {k: run[k] for k in ("stages", "data", "split")}
     save_checkpoint(wm, out / MODEL_DIR, extra=meta)
     for kind, model in extras.items():
         if model is not wm.dynamics:

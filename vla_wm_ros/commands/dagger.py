@@ -1,0 +1,77 @@
+"""`vla-wm dagger`: refine a checkpoint's actor on expert-relabelled rollouts of itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = ("dagger",)
+HELP = "DAgger rounds in the simulator on a trained checkpoint's actor (world model frozen)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ckpt", required=True, help="checkpoint directory to start from")
+    parser.add_argument("--data", required=True, help="dataset with the expert demonstrations")
+    parser.add_argument("--out", required=True, help="directory for the refined checkpoint")
+    parser.add_argument("--tasks", default="mt10", help="comma-separated task names, or mt10")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--episodes", type=int, default=6, help="rollouts per task and round")
+    parser.add_argument("--max-steps", type=int, default=120)
+    parser.add_argument("--beta", type=float, default=0.5, help="expert execution prob, round 0")
+    parser.add_argument("--bc-steps", type=int, default=800, help="actor updates per round")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-seed", type=int, default=0, help="the training run's seed")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from vla_wm_ros.config.loader import ConfigError
+    from vla_wm_ros.data.layout import DatasetError
+    from vla_wm_ros.data.loader import default_embedder
+    from vla_wm_ros.language.suite import load_suite
+    from vla_wm_ros.models.checkpoint import (
+        CheckpointError,
+        load_checkpoint,
+        read_meta,
+        save_checkpoint,
+    )
+    from vla_wm_ros.training.dagger import DaggerConfig, dagger
+
+    torch.set_num_threads(args.threads)
+    names = load_suite().names
+    tasks = names if args.tasks == "mt10" else [t for t in args.tasks.split(",") if t]
+    unknown = sorted(set(tasks) - set(names))
+    if unknown:
+        print(f"dagger: unknown task(s) {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    cfg = DaggerConfig(
+        rounds=args.rounds,
+        episodes_per_task=args.episodes,
+        max_steps=args.max_steps,
+        beta=args.beta,
+        bc_steps=args.bc_steps,
+        seed=args.seed,
+    )
+    try:
+        wm = load_checkpoint(args.ckpt)
+        meta = read_meta(args.ckpt)
+        result = dagger(wm, args.data, tasks, cfg, default_embedder(), split_seed=args.split_seed)
+    except (CheckpointError, ConfigError, DatasetError) as exc:
+        print(f"dagger: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    save_checkpoint(wm, out, extra=dict(meta, dagger=result))
+    for extra in Path(args.ckpt).glob("dynamics_*.safetensors"):
+        (out / extra.name).write_bytes(extra.read_bytes())
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for row in result["rounds"]:
+            print(json.dumps(row))
+    return 0

@@ -1,0 +1,189 @@
+"""Expert relabelling of the actor's own rollouts (DAgger) on top of behaviour cloning.
+
+Behaviour cloning only sees states the expert visits; the actor's small errors take it
+to states no demonstration covers, and it fails there (compounding error). In the
+simulator the scripted expert can label any state, so each round rolls the current actor
+out (executing the expert's action instead with probability beta, halved every round),
+records what the belief filter saw (image, proprio, the action actually executed) with
+the expert's action as the label, adds these episodes to the aggregate, and trains the
+actor on the aggregate plus the original expert demonstrations. The world model stays
+frozen: features come from the same RSSM filter the runtime uses.
+
+Rollout placements are seeds no collector or evaluation uses (2**31 + 10**7 + ...).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vla_wm_ros.config.loader import ConfigError
+from vla_wm_ros.data.loader import Embedder, SequenceLoader
+from vla_wm_ros.evaluation.actor_rollout import ActorController
+from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training.loop import clip_step
+from vla_wm_ros.training.stages import behaviour_cloning_loss
+
+DAGGER_SEED_BASE = 2**31 + 10**7
+
+
+@dataclass
+class DaggerConfig:
+    rounds: int = 2
+    episodes_per_task: int = 6
+    max_steps: int = 120
+    beta: float = 0.5  # probability of executing the expert's action in round 0
+    bc_steps: int = 800  # actor updates per round
+    batch_size: int = 16
+    seq_len: int = 32
+    lr: float = 3e-4
+    grad_clip: float = 100.0
+    seed: int = 0
+    camera: str = "orbit"
+
+    def validate(self) -> None:
+        if self.rounds <= 0 or self.episodes_per_task <= 0 or self.bc_steps <= 0:
+            raise ConfigError(f"dagger: rounds, episodes_per_task, bc_steps must be > 0: {self}")
+        if self.max_steps < self.seq_len:
+            raise ConfigError("dagger: max_steps must be >= seq_len (windows come from episodes)")
+        if not 0.0 <= self.beta <= 1.0:
+            raise ConfigError(f"dagger: beta must be in [0, 1], got {self.beta}")
+
+
+def relabelled_rollout(
+    wm: WorldModel, env, goal: np.ndarray, seed: int, beta: float, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], bool]:
+    """One episode driven by actor/expert mixing; arrays in the loader's time alignment
+    (row t: observation t, the action executed before it, the expert's label at t)."""
+    from vla_wm_ros.sim.policies import expert_action
+
+    controller = ActorController(wm, goal)
+    obs = env.reset(seed=seed)
+    rows: dict[str, list] = {k: [] for k in ("image", "proprio", "prev_action", "action")}
+    success = False
+    for _ in range(env.max_steps):
+        rows["image"].append(obs.image.transpose(2, 0, 1))
+        rows["proprio"].append(obs.proprio.astype(np.float32))
+        rows["prev_action"].append(controller.prev_action[0].numpy().copy())
+        own = controller.act(obs.image, obs.proprio)
+        label = expert_action(env, obs)
+        rows["action"].append(label.astype(np.float32))
+        executed = label if rng.random() < beta else own
+        controller.prev_action = torch.as_tensor(executed, dtype=torch.float32)[None]
+        result = env.step(executed)
+        success = success or result.success
+        obs = result.obs
+    arrays = {k: np.stack(v) for k, v in rows.items()}
+    return arrays, success
+
+
+def _window_batch(
+    episodes: list[dict[str, np.ndarray]], cfg: DaggerConfig, rng: np.random.Generator
+) -> dict[str, Tensor]:
+    rows: dict[str, list[np.ndarray]] = {}
+    for pick in rng.integers(0, len(episodes), cfg.batch_size):
+        episode = episodes[pick]
+        length = episode["action"].shape[0]
+        start = int(rng.integers(0, length - cfg.seq_len + 1))
+        for key, value in episode.items():
+            rows.setdefault(key, []).append(value[start : start + cfg.seq_len])
+        first = np.zeros(cfg.seq_len, dtype=bool)
+        first[0] = start == 0
+        rows.setdefault("is_first", []).append(first)
+    batch = {k: torch.from_numpy(np.stack(v)) for k, v in rows.items()}
+    batch["reward"] = torch.zeros(batch["is_first"].shape)
+    batch["is_terminal"] = torch.zeros(batch["is_first"].shape, dtype=torch.bool)
+    return batch
+
+
+def dagger(
+    wm: WorldModel,
+    data: str,
+    tasks: list[str],
+    cfg: DaggerConfig,
+    embedder: Embedder,
+    demo_policies: tuple[str, ...] = ("expert",),
+    split_seed: int = 0,
+    val_fraction: float = 0.1,
+    progress: bool = True,
+) -> dict:
+    """Run the rounds in place on `wm.actor`; returns per-round rollout success and loss."""
+    from tqdm import tqdm
+
+    from vla_wm_ros.language.suite import load_suite
+    from vla_wm_ros.sim.env import MetaWorldEnv
+
+    cfg.validate()
+    suite = load_suite()
+    goals = dict(zip(tasks, embedder([suite.task(t).canonical for t in tasks]), strict=True))
+    demos = SequenceLoader(
+        data,
+        cfg.batch_size,
+        cfg.seq_len,
+        "train",
+        seed=cfg.seed + 7,
+        val_fraction=val_fraction,
+        embedder=embedder,
+        policies=demo_policies,
+        split_seed=split_seed,
+        cache_episodes=512,  # every demonstration stays decoded: no parquet reads per batch
+    )
+    rng = np.random.default_rng(cfg.seed)
+    params = list(wm.actor.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, eps=1e-6)
+    aggregate: list[dict[str, np.ndarray]] = []
+    report = []
+    for r in range(cfg.rounds):
+        beta = cfg.beta * 0.5**r
+        start = time.perf_counter()
+        wins: dict[str, list[bool]] = {}
+        bar = tqdm(
+            total=len(tasks) * cfg.episodes_per_task,
+            desc=f"dagger {r} rollouts",
+            disable=not progress,
+        )
+        wm.eval()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # batch-of-one filter steps: a second thread only waits
+        for i, task in enumerate(tasks):
+            with MetaWorldEnv(
+                task=task,
+                image_size=wm.cfg.encoder.image_size,
+                camera=cfg.camera,
+                max_steps=cfg.max_steps,
+            ) as env:
+                for n in range(cfg.episodes_per_task):
+                    seed = DAGGER_SEED_BASE + r * 10_000 + i * 100 + n
+                    arrays, won = relabelled_rollout(wm, env, goals[task], seed, beta, rng)
+                    arrays["goal"] = np.broadcast_to(
+                        goals[task], (len(arrays["action"]), len(goals[task]))
+                    )
+                    aggregate.append(arrays)
+                    wins.setdefault(task, []).append(won)
+                    bar.update(1)
+        bar.close()
+        torch.set_num_threads(threads)
+        rollout_s = time.perf_counter() - start
+        losses = []
+        for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not progress):
+            loss = behaviour_cloning_loss(wm, _window_batch(aggregate, cfg, rng))
+            loss = loss + behaviour_cloning_loss(wm, demos.sample())
+            clip_step(loss, opt, params, cfg.grad_clip)
+            losses.append(float(loss.detach()))
+        report.append(
+            {
+                "round": r,
+                "beta": beta,
+                "rollout_success": {t: float(np.mean(v)) for t, v in wins.items()},
+                "episodes_aggregated": len(aggregate),
+                "bc_loss_first": losses[0],
+                "bc_loss_last": float(np.mean(losses[-20:])),
+                "rollout_s": round(rollout_s, 1),
+                "train_s": round(time.perf_counter() - start - rollout_s, 1),
+            }
+        )
+    return {"rounds": report, "config": cfg.__dict__}
