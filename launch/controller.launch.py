@@ -7,7 +7,7 @@ Arguments:
     sim                mujoco | gazebo | isaac | none (config/profile_<sim>.yaml)
     use_sim_time       auto | true | false (auto: as the profile says)
     params_file        ROS 2 params file (default: config/controller.yaml)
-    model_dir          world-model checkpoint directory (default: models/default)
+    model_dir          world-model checkpoint directory (default: models/world_model)
     device             cpu | cuda
     control_frequency  planner ticks per second (default 10.0)
 

@@ -106,7 +106,7 @@ def test_model_dir_device_and_params_file_arguments(tmp_path):
             assert spec.parameters["model_dir"] == str(tmp_path)
             assert spec.parameters["device"] == "cuda"
     default = _by_name(describe(GraphArguments()))
-    assert default["planner"].parameters["model_dir"].endswith("models/default")
+    assert default["planner"].parameters["model_dir"].endswith("models/world_model")
 
 
 def test_bad_arguments_name_the_argument(tmp_path):

@@ -26,7 +26,7 @@ SIMS = ("mujoco", "gazebo", "isaac", "none")
 # Node names, in start order: the simulator first so the camera exists when others start.
 NODES = ("sim_bridge", "camera_encoder", "state_estimator", "instruction_parser", "planner")
 # The shipped world-model checkpoint, under models/ (config.yaml + *.safetensors).
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = "world_model"
 
 # Topics between our own nodes (relative, so a namespace moves the whole graph).
 EMBEDDING = "camera_encoder/embedding"
