@@ -122,6 +122,14 @@ def test_bag_topics_come_from_configuration(dataset, tmp_path):
     with pytest.raises(DatasetError, match=r"/camera/image_raw.*/wrist/rgb"):
         import_bag(path)  # default topics: the error lists what the bag holds
 
+    bare = BagTopics("/wrist/rgb", "/arm/joints", "/cmd", instruction="", reward="", success="")
+    path = export_episode(episode, tmp_path / "bare.mcap", bare)
+    back = import_bag(path, bare, instruction="press the button")
+    assert np.array_equal(back.action, episode.action) and not back.reward.any()
+    assert back.instruction == "press the button"
+    with pytest.raises(DatasetError, match=r"bare\.mcap: no instruction"):
+        import_bag(path, bare)
+
 
 def test_bag_cli_round_trip_and_bad_bag_leaves_no_dataset(dataset, tmp_path):
     bag = tmp_path / "ep.mcap"
