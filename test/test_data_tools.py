@@ -211,3 +211,27 @@ def test_ground_cli_prints_one_json_object(text, task, rc, capsys):
     assert set(result) == {"task", "confidence", "accepted", "reason"}
     assert result["task"] == task and result["accepted"] is (task is not None)
     assert 0.0 <= result["confidence"] <= 1.0 and result["reason"]
+
+
+def test_a_local_encoder_replaces_the_shipped_one_by_config(tmp_path):
+    from vla_wm_ros.config.loader import ConfigError, load_yaml
+    from vla_wm_ros.language.encoder import SentenceEncoder, default_model_dir
+    from vla_wm_ros.language.grounding import Grounder, GrounderConfig
+
+    local = tmp_path / "my-encoder"
+    local.mkdir()
+    for item in default_model_dir().iterdir():
+        (local / item.name).symlink_to(item)
+    path = tmp_path / "grounder.yaml"
+    path.write_text(f"encoder:\n  model_dir: {local}\nmin_similarity: 0.55\n")
+    config = load_yaml(GrounderConfig, path)
+    grounder = Grounder.from_config(config)
+    assert grounder.encoder.model_dir == local
+    result = grounder.ground("please open the drawer")
+    assert result.accepted and result.task == "drawer-open"
+    reference = SentenceEncoder().embed(["please open the drawer"])
+    assert np.allclose(grounder.embed(["please open the drawer"]), reference, atol=1e-6)
+
+    path.write_text(f"encoder:\n  model_dir: {tmp_path / 'nowhere'}\n")
+    with pytest.raises(ConfigError, match="nowhere"):
+        Grounder.from_config(load_yaml(GrounderConfig, path))
