@@ -37,6 +37,13 @@ def dataset(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def encoder():
+    from vla_wm_ros.language.encoder import SentenceEncoder
+
+    return SentenceEncoder()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MUJOCO_GL="egl", OMP_NUM_THREADS="1")
     return subprocess.run(
@@ -72,17 +79,15 @@ def test_paraphrased_episodes_carry_a_suite_instruction(dataset):
             assert meta.instruction in task.instructions
 
 
-def test_loader_windows_are_stored_frames_with_encoder_goals(dataset):
-    from vla_wm_ros.language.encoder import SentenceEncoder
-
+def test_loader_windows_are_stored_frames_with_encoder_goals(dataset, encoder):
     ds = EpisodeDataset(dataset)
-    loader = SequenceLoader(dataset, 6, 5, "train", seed=3, val_fraction=0.25, cache_episodes=1)
-    again = SequenceLoader(dataset, 6, 5, "train", seed=3, val_fraction=0.25, cache_episodes=1)
-    val = SequenceLoader(dataset, 2, 5, "val", seed=3, val_fraction=0.25)
+    split = {"seed": 3, "val_fraction": 0.25, "cache_episodes": 1}
+    loader = SequenceLoader(dataset, 6, 5, "train", **split)  # its own default encoder
+    again = SequenceLoader(dataset, 6, 5, "train", embedder=encoder.embed, **split)
+    val = SequenceLoader(dataset, 2, 5, "val", embedder=encoder.embed, **split)
     train_ids = {m.index for m in loader.episodes}
     assert len(train_ids) == 3 and not train_ids & {m.index for m in val.episodes}
 
-    encoder = SentenceEncoder()
     for _ in range(3):
         batch, twin = loader.sample(), again.sample()
         for key, value in batch.items():
@@ -213,9 +218,9 @@ def test_ground_cli_prints_one_json_object(text, task, rc, capsys):
     assert 0.0 <= result["confidence"] <= 1.0 and result["reason"]
 
 
-def test_a_local_encoder_replaces_the_shipped_one_by_config(tmp_path):
+def test_a_local_encoder_replaces_the_shipped_one_by_config(tmp_path, encoder):
     from vla_wm_ros.config.loader import ConfigError, load_yaml
-    from vla_wm_ros.language.encoder import SentenceEncoder, default_model_dir
+    from vla_wm_ros.language.encoder import default_model_dir
     from vla_wm_ros.language.grounding import Grounder, GrounderConfig
 
     local = tmp_path / "my-encoder"
@@ -229,7 +234,7 @@ def test_a_local_encoder_replaces_the_shipped_one_by_config(tmp_path):
     assert grounder.encoder.model_dir == local
     result = grounder.ground("please open the drawer")
     assert result.accepted and result.task == "drawer-open"
-    reference = SentenceEncoder().embed(["please open the drawer"])
+    reference = encoder.embed(["please open the drawer"])
     assert np.allclose(grounder.embed(["please open the drawer"]), reference, atol=1e-6)
 
     path.write_text(f"encoder:\n  model_dir: {tmp_path / 'nowhere'}\n")
