@@ -28,6 +28,7 @@ COMMANDS: list[str] = [
     "eval_actor",
     "bench_imagine",
     "bench_planner",
+    "bench_render",
 ]
 
 

@@ -10,22 +10,20 @@ HELP = "write a dataset episode as a ROS 2 MCAP bag (Image, JointState, action, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vla_wm_ros.data.bags import add_topic_arguments
+
     parser.add_argument("--data", required=True, help="dataset directory")
     parser.add_argument("--episode", type=int, default=0, help="episode index")
     parser.add_argument("--out", required=True, help="output .mcap file")
-    parser.add_argument("--image-topic", default="/camera/image_raw")
-    parser.add_argument("--joint-topic", default="/joint_states")
-    parser.add_argument("--action-topic", default="/vla_wm/action")
+    add_topic_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.data.bags import BagTopics, export_episode
+    from vla_wm_ros.data.bags import export_episode, topics_from_args
     from vla_wm_ros.data.layout import DatasetError
     from vla_wm_ros.data.reader import EpisodeDataset
 
-    topics = BagTopics(
-        image=args.image_topic, joint_states=args.joint_topic, action=args.action_topic
-    )
+    topics = topics_from_args(args)
     try:
         dataset = EpisodeDataset(args.data)
         if not 0 <= args.episode < dataset.num_episodes:

@@ -10,33 +10,23 @@ HELP = "convert MCAP bags (one episode each) into a dataset; topic names by opti
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vla_wm_ros.data.bags import add_topic_arguments
+
     parser.add_argument("bags", nargs="+", help="MCAP files, one episode each")
     parser.add_argument("--out", required=True, help="dataset directory (created)")
     parser.add_argument("--task", default="", help="task name stored with each episode")
     parser.add_argument("--instruction", default="", help="instead of the bag's own")
     parser.add_argument("--fps", type=float, default=10.0, help="nominal rate of the data")
-    parser.add_argument("--image-topic", default="/camera/image_raw")
-    parser.add_argument("--joint-topic", default="/joint_states")
-    parser.add_argument("--action-topic", default="/vla_wm/action")
-    parser.add_argument("--instruction-topic", default="/vla_wm/instruction")
-    parser.add_argument("--reward-topic", default="/vla_wm/reward", help="'' if absent")
-    parser.add_argument("--success-topic", default="/vla_wm/success", help="'' if absent")
+    add_topic_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.data.bags import BagTopics, import_bag
+    from vla_wm_ros.data.bags import import_bag, topics_from_args
     from vla_wm_ros.data.layout import DatasetError
     from vla_wm_ros.data.spec import DatasetSpec
     from vla_wm_ros.data.writer import DatasetWriter
 
-    topics = BagTopics(
-        args.image_topic,
-        args.joint_topic,
-        args.action_topic,
-        args.instruction_topic,
-        args.reward_topic,
-        args.success_topic,
-    )
+    topics = topics_from_args(args)
     try:
         episodes = [import_bag(p, topics, args.task, args.instruction) for p in args.bags]
         first = episodes[0]
@@ -50,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
             source="mcap",
         )
         with DatasetWriter(args.out, spec) as writer:
-            for episode in episodes:
-                writer.add(episode)
+            for path, episode in zip(args.bags, episodes, strict=True):
+                try:
+                    writer.add(episode)
+                except ValueError as exc:  # shapes differ from the first bag's
+                    raise DatasetError(f"{path}: {exc}") from None
     except DatasetError as exc:
         print(f"bag import: {exc}", file=sys.stderr)
         return 2

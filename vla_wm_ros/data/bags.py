@@ -11,6 +11,7 @@ definitions come from the .msg files the ROS 2 wheels (or a ROS install) ship.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -49,6 +50,23 @@ class BagTopics:
     instruction: str = "/vla_wm/instruction"
     reward: str = "/vla_wm/reward"
     success: str = "/vla_wm/success"
+
+
+def add_topic_arguments(parser: argparse.ArgumentParser) -> None:
+    """--image-topic, --joint-topic, ...: one option per `BagTopics` field, same defaults."""
+    for name, default in vars(BagTopics()).items():
+        flag = "--" + ("joint" if name == "joint_states" else name) + "-topic"
+        optional = " ('' if absent)" if name in ("reward", "success", "instruction") else ""
+        parser.add_argument(
+            flag,
+            dest=f"{name}_topic",
+            default=default,
+            help=f"topic of the {name.replace('_', ' ')} messages{optional}",
+        )
+
+
+def topics_from_args(args: argparse.Namespace) -> BagTopics:
+    return BagTopics(**{name: getattr(args, f"{name}_topic") for name in vars(BagTopics())})
 
 
 def _msg_file(type_name: str) -> Path:
@@ -127,7 +145,7 @@ def export_episode(
         for t in range(episode.length):
             ns = int(np.rint(times[t] * 1e9))
             header = {"stamp": _stamp(ns), "frame_id": "camera"}
-            if t == 0:
+            if t == 0 and topics.instruction:
                 writer.write_message(
                     topics.instruction,
                     schema["std_msgs/msg/String"],
@@ -174,20 +192,22 @@ def export_episode(
                 act_ns,
                 act_ns,
             )
-            writer.write_message(
-                topics.reward,
-                schema["std_msgs/msg/Float32"],
-                {"data": float(episode.reward[t])},
-                act_ns,
-                act_ns,
-            )
-            writer.write_message(
-                topics.success,
-                schema["std_msgs/msg/Bool"],
-                {"data": bool(episode.success[t])},
-                act_ns,
-                act_ns,
-            )
+            if topics.reward:
+                writer.write_message(
+                    topics.reward,
+                    schema["std_msgs/msg/Float32"],
+                    {"data": float(episode.reward[t])},
+                    act_ns,
+                    act_ns,
+                )
+            if topics.success:
+                writer.write_message(
+                    topics.success,
+                    schema["std_msgs/msg/Bool"],
+                    {"data": bool(episode.success[t])},
+                    act_ns,
+                    act_ns,
+                )
         writer.finish()
     os.replace(tmp, path)
     return path

@@ -10,7 +10,6 @@ FORMAT_VERSION = 1  # version of our own additions (info.json "vla_wm" block)
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
 TASKS_PATH = "meta/tasks.parquet"
-GOALS_DIR = "meta/goals"
 CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
 DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
 EPISODES_PATH = "meta/episodes/" + CHUNK_FILE + ".parquet"

@@ -136,8 +136,6 @@ class DatasetWriter:
         files = {m.data_file for m in existing.episodes}
         for rel in files:
             _link_or_copy(self.root / rel, self._staging / rel)
-        for cache in (self.root / L.GOALS_DIR).glob("*.parquet"):
-            _link_or_copy(cache, self._staging / L.GOALS_DIR / cache.name)
         self._next_file = 1 + max(
             L.file_number(r["data/chunk_index"], r["data/file_index"]) for r in self._episodes
         )

@@ -9,7 +9,7 @@ from vla_wm_ros.config.loader import ConfigError
 # The default camera. Chosen by rendering every MT10 task at 64x64 from each Meta-World
 # camera and a few orbit placements, counting object and gripper pixels with MuJoCo's
 # segmentation renderer: this view keeps the whole arm, the gripper and the task object in
-# frame for all ten tasks and shows objects ~1.3x larger than "corner4" (docs/SIMULATOR.md).
+# frame for all ten tasks and shows objects ~1.3x larger than "corner4".
 ORBIT = "orbit"
 
 

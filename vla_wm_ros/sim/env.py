@@ -118,6 +118,12 @@ class MetaWorldEnv:
         """The random vector that placed object(s) and goal at the last reset."""
         return np.array(self._env._last_rand_vec, dtype=np.float64)
 
+    def render(self) -> np.ndarray:
+        """The camera image of the current state, rendered again (benchmarks, displays)."""
+        if self._renderer is None:
+            raise RuntimeError(f"{self.task}: rendering is off (render=False)")
+        return self._renderer.render(self._env.data)
+
     def _observe(self) -> Observation:
         image = self._renderer.render(self._env.data) if self._renderer else None
         proprio = self._state[: self.proprio_dim].astype(np.float32)
