@@ -97,10 +97,11 @@ class SamplingPlanner:
             done += 1
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
-                # Smoothed: one slow plan (a cold start, a busy machine) must not stop
-                # every later plan from trying.
+                # Down at once, up smoothed: one slow plan (a cold start, a busy machine)
+                # must not stop every later plan from trying.
                 old = self._first_ms
-                self._first_ms = took if old is None else 0.7 * old + 0.3 * took
+                slower = old is not None and took > old
+                self._first_ms = 0.7 * old + 0.3 * took if slower else took
             else:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
