@@ -9,6 +9,7 @@ Arguments:
     params_file        ROS 2 params file (default: config/controller.yaml)
     model_dir          world-model checkpoint directory (default: models/world_model)
     device             cpu | cuda
+    backend            auto | eager | compile | torchscript | onnxruntime | tensorrt
     control_frequency  planner ticks per second (default 10.0)
 
 The node list, parameters and remappings come from vla_wm_ros.runtime.graph, the same

@@ -20,7 +20,16 @@ from vla_wm_ros.runtime.graph import (
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "controller.launch.py"
-ISSUE_ARGUMENTS = {"sim", "use_sim_time", "params_file", "model_dir", "device", "control_frequency"}
+# Issue 7's arguments, plus issue 8's inference backend.
+ISSUE_ARGUMENTS = {
+    "sim",
+    "use_sim_time",
+    "params_file",
+    "model_dir",
+    "device",
+    "control_frequency",
+    "backend",
+}
 
 
 def _by_name(specs):
@@ -33,6 +42,9 @@ def test_launch_arguments_are_the_documented_ones():
     assert defaults == GraphArguments()
     for a in LAUNCH_ARGUMENTS:
         assert not a.choices or a.default in a.choices, a.name
+    backend = next(a for a in LAUNCH_ARGUMENTS if a.name == "backend")
+    for choice in backend.choices:  # every backend choice is a valid GraphArguments value
+        assert GraphArguments.from_strings({"backend": choice}).backend == choice
 
 
 @pytest.mark.parametrize("sim", SIMS)

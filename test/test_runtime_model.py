@@ -21,15 +21,24 @@ def _frame(seed: int, size: int = 64) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
+def _embed(model, rgb: np.ndarray, proprio: np.ndarray) -> torch.Tensor:
+    """The whole encoder on one frame: what the two nodes' halves must add up to."""
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return model.world_model.encode(image, model.tensor(proprio))
+
+
 def test_camera_and_estimator_halves_compose_to_the_encoder(model):
     rgb, proprio = _frame(0), np.array([0.1, -0.2, 0.3, 0.5], dtype=np.float32)
     features = model.image_features(rgb)
     assert features.shape == (model.embedding_dim,) and features.dtype == np.float32
-    split = model.fuse(model.tensor(features), model.tensor(proprio))
-    image = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    split = model.belief_filter().update(features, proprio, np.zeros(model.action_dim))
+    rssm = model.world_model.rssm
     with torch.no_grad():
-        whole = model.world_model.encode(image, model.tensor(proprio))
-    torch.testing.assert_close(split, whole)
+        zero = torch.zeros(1, model.action_dim)
+        whole = rssm.obs_step(rssm.initial(1), zero, _embed(model, rgb, proprio), sample=False)[0]
+    torch.testing.assert_close(split.deter, whole.deter)
+    torch.testing.assert_close(split.stoch, whole.stoch)
 
 
 def test_belief_is_carried_across_frames_not_re_encoded_from_zero(model):
@@ -41,10 +50,10 @@ def test_belief_is_carried_across_frames_not_re_encoded_from_zero(model):
     proprio = np.zeros(model.proprio_dim, dtype=np.float32)
     action = np.array([0.5, -0.5, 0.25, 1.0], dtype=np.float32)
     f1, f2 = model.image_features(_frame(1)), model.image_features(_frame(2))
+    embed1, embed2 = _embed(model, _frame(1), proprio), _embed(model, _frame(2), proprio)
 
     first = belief.update(f1, proprio, action)  # the first frame ignores the action
     with torch.no_grad():
-        embed1 = model.fuse(model.tensor(f1), model.tensor(proprio))
         zero = torch.zeros(1, model.action_dim)
         expected = rssm.obs_step(rssm.initial(1), zero, embed1, torch.tensor([True]), sample=False)[
             0
@@ -53,7 +62,6 @@ def test_belief_is_carried_across_frames_not_re_encoded_from_zero(model):
 
     second = belief.update(f2, proprio, action)
     with torch.no_grad():
-        embed2 = model.fuse(model.tensor(f2), model.tensor(proprio))
         carried = rssm.obs_step(expected, model.tensor(action), embed2, sample=False)[0]
         from_zero = rssm.obs_step(
             rssm.initial(1), zero, embed2, torch.tensor([True]), sample=False

@@ -11,7 +11,10 @@ alone, or uniform random actions (`mode`, for evaluation).
 Every action goes out on the configured sink (Float64MultiArray, TwistStamped,
 JointState, JointTrajectory), on ~/executed_action (normalised, for the state estimator)
 and in ~/plan_status. With `lockstep` a tick acts only on a belief it has not acted on
-yet (evaluation against a simulator stepping once per action).
+yet (evaluation against a simulator stepping once per action). With `trigger: belief` the
+loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
+arrives (image in -> action out with no timer phase in between), and the timer only
+watches, sending the safe action when the goal is missing or the belief goes stale.
 """
 
 from __future__ import annotations
@@ -95,6 +98,12 @@ PARAMETERS = [
     ),
     Param("safe_action", [0.0], "hold action (normalised); one value for all dims or one each"),
     Param("lockstep", False, "act once per new belief (evaluation, sim step_mode on_action)"),
+    Param(
+        "trigger",
+        "timer",
+        "plan on every timer tick, or as soon as each new belief arrives",
+        choices=("timer", "belief"),
+    ),
     Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
     Param("stats_window", 200, "ticks behind rate and latency figures", low=2, high=100000),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
@@ -115,7 +124,7 @@ class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("planner", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._model = load_model_runtime(self.p.model_dir, self.p.device)
+        self._model = load_model_runtime(self.p.model_dir, self.p.device, self.p.backend)
         action_dim = self._model.action_dim
         self._sink = from_dict(
             ActionSinkConfig,
@@ -133,6 +142,7 @@ class PlannerNode(Node):
         self._stats = LoopStats(self._period, self.p.stats_window)
         self._rejections = Rejections(self.get_logger())
         self._lock = threading.Lock()
+        self._plan_lock = threading.Lock()  # the timer and a belief may both want to act
         self._goal: Goal | None = None
         self._goal_vector: np.ndarray | None = None
         self._latent: LatentState | None = None
@@ -191,6 +201,8 @@ class PlannerNode(Node):
         with self._lock:
             self._latent, self._latent_arrival = msg, time.monotonic()
             self._latent_count += 1
+        if self.p.trigger == "belief":
+            self._act()
 
     def _on_goal(self, msg: Goal) -> None:
         vector = np.asarray(msg.embedding, dtype=np.float32)
@@ -208,17 +220,33 @@ class PlannerNode(Node):
     # -- the control tick ------------------------------------------------------------------
 
     def _on_tick(self) -> None:
-        start = time.monotonic()
+        if self.p.trigger == "timer" or self._watchdog_verdict(time.monotonic()) is not None:
+            self._act()
+
+    def _watchdog_verdict(self, now: float) -> watchdog.Verdict | None:
         with self._lock:
-            goal, goal_vector = self._goal, self._goal_vector
-            latent, arrival, count = self._latent, self._latent_arrival, self._latent_count
-        age = start - arrival if latent is not None else None
-        verdict = watchdog.check(
+            goal, latent, arrival = self._goal, self._latent, self._latent_arrival
+        return self._verdict(goal, latent, now - arrival if latent is not None else None)
+
+    def _verdict(self, goal, latent, age: float | None) -> watchdog.Verdict | None:
+        return watchdog.check(
             goal.goal_id if goal else None,
             latent.goal_id if latent else None,
             age,
             self.p.max_latent_age,
         )
+
+    def _act(self) -> None:
+        with self._plan_lock:
+            self._act_locked()
+
+    def _act_locked(self) -> None:
+        start = time.monotonic()
+        with self._lock:
+            goal, goal_vector = self._goal, self._goal_vector
+            latent, arrival, count = self._latent, self._latent_arrival, self._latent_count
+        age = start - arrival if latent is not None else None
+        verdict = self._verdict(goal, latent, age)
         if self.p.lockstep and count == self._acted_on and verdict is None:
             return  # nothing new to act on; the simulator waits for us
         self._acted_on = count
@@ -286,7 +314,8 @@ class PlannerNode(Node):
             return diagnostics.OK, f"holding: {last.reason}", values
         if last.status not in (PlanStatus.OK, PlanStatus.DEADLINE):
             return diagnostics.ERROR, f"safe action: {last.reason}", values
-        if stats["rate_hz"] < 0.9 * stats["target_hz"] and not self.p.lockstep:
+        paced = self.p.lockstep or self.p.trigger == "belief"  # the camera sets the rate
+        if stats["rate_hz"] < 0.9 * stats["target_hz"] and not paced:
             return diagnostics.WARN, f"control rate {stats['rate_hz']:.1f} Hz", values
         return diagnostics.OK, "planning", values
 

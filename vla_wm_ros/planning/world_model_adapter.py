@@ -8,6 +8,9 @@ layer into a feature part and a goal part; `goal_context` computes the goal part
 per plan, so every per-sample call is a feature-only MLP. Imagination uses the prior's
 mean (mode) by default: deterministic latent rollouts give the planner a noise-free score
 of each action sequence (as TD-MPC2 plans); `sample_latent=True` draws from the prior.
+
+With `units` (a `deploy.DeployedModel` on a backend other than eager) the no-grad calls
+(imagine, reward, value, policy) run the backend's compiled units instead.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from vla_wm_ros.models.distributions import TanhNormal
 from vla_wm_ros.models.imagine_kernel import ImagineKernel
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
@@ -33,9 +37,12 @@ class GoalTerms(NamedTuple):
 class WorldModelPlanningModel:
     """PlanningModel over `world_model` (put in eval mode; its weights are never changed)."""
 
-    def __init__(self, world_model: WorldModel, sample_latent: bool = False):
+    def __init__(self, world_model: WorldModel, sample_latent: bool = False, units=None):
         world_model.eval()
+        if units is not None and sample_latent:
+            raise ValueError("backend units imagine the prior's mode; sample_latent needs eager")
         self.world_model = world_model
+        self.units = None if units is None or units.backend == "eager" else units
         self.rssm = world_model.rssm
         self.kernel = ImagineKernel(world_model)
         self.sample_latent = sample_latent
@@ -70,6 +77,9 @@ class WorldModelPlanningModel:
         )
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
+        if self.units is not None and not torch.is_grad_enabled():
+            nxt = self.units["imagine"](feature, action)
+            return nxt if out is None else out.copy_(nxt)
         if not torch.is_grad_enabled():
             return self.kernel.step(feature, action, out=out, sample=self.sample_latent)
         d = self.rssm.deter_size
@@ -78,15 +88,22 @@ class WorldModelPlanningModel:
         return nxt if out is None else out.copy_(nxt)
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        if self.units is not None and not torch.is_grad_enabled():
+            return self.units["reward"](feature, context.reward)
         if not torch.is_grad_enabled():
             return self.kernel.reward(feature, context.reward)
         return self.world_model.reward_head(feature, goal_term=context.reward)
 
     def value(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        if self.units is not None and not torch.is_grad_enabled():
+            return self.units["value"](feature, context.value)
         return self.world_model.critic(feature, goal_term=context.value)
 
     def policy(self, feature: Tensor, context: GoalTerms, sample: bool) -> Tensor:
-        dist = self.world_model.actor(feature, goal_term=context.actor)
+        if self.units is not None and not torch.is_grad_enabled():
+            dist = TanhNormal(*self.units["actor"](feature, context.actor))
+        else:
+            dist = self.world_model.actor(feature, goal_term=context.actor)
         return dist.sample() if sample else dist.mode
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:

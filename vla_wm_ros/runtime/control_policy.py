@@ -60,7 +60,9 @@ class PlannerPolicy(ControlPolicy):
     def __init__(self, model: ModelRuntime, cfg: PlannerConfig) -> None:
         super().__init__()
         self._model = model
-        self._planner = build_planner(cfg, WorldModelPlanningModel(model.world_model))
+        self._planner = build_planner(
+            cfg, WorldModelPlanningModel(model.world_model, units=model.units)
+        )
         self.name = cfg.kind
         self._warm_up()
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from vla_wm_ros import paths
 from vla_wm_ros.config import ConfigError, from_dict, load_yaml, to_dict
+from vla_wm_ros.deploy.backends import CHOICES as BACKENDS
 from vla_wm_ros.runtime.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
@@ -85,6 +86,7 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("params_file", "", "ROS 2 params file; empty: config/controller.yaml"),
     LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
+    LaunchArgument("backend", "eager", "inference backend (auto: fastest measured)", BACKENDS),
     LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
 )
 
@@ -98,6 +100,7 @@ class GraphArguments:
     params_file: str = ""
     model_dir: str = ""
     device: Literal["cpu", "cuda"] = "cpu"
+    backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "eager"
     control_frequency: float = 10.0
 
     def validate(self) -> None:
@@ -191,7 +194,11 @@ def describe(
     profile = load_profile(args.sim)
     params_file = args.resolved_params_file()
     sim_time = profile.use_sim_time if args.use_sim_time == "auto" else args.use_sim_time == "true"
-    model = {"model_dir": args.resolved_model_dir(), "device": args.device}
+    model = {
+        "model_dir": args.resolved_model_dir(),
+        "device": args.device,
+        "backend": args.backend,
+    }
     clock = () if profile.clock == "/clock" else (("/clock", profile.clock),)
     sink = _flatten("action_sink", to_dict(profile.action_sink))
 

@@ -2,9 +2,10 @@
 
 The graph splits the observation encoder at its natural seam: camera_encoder runs the
 image backbone (`image_features`) and publishes that vector; state_estimator runs the
-proprioception branch and the fusion (`BeliefFilter.update`). Composed, the two give
-exactly `encoder(image, proprio)` (a test holds them equal). ROS-free: numpy in, numpy
-out, torch inside under no_grad.
+proprioception branch, the fusion and the filter step (`BeliefFilter.update`). Composed,
+the two give exactly `encoder(image, proprio)` (a test holds them equal). Both run the
+control-loop units of the configured inference backend (deploy/), as the planner does.
+ROS-free: numpy in, numpy out, torch inside under no_grad.
 """
 
 from __future__ import annotations
@@ -16,26 +17,36 @@ import numpy as np
 import torch
 
 from vla_wm_ros import paths
+from vla_wm_ros.deploy.backends import CHOICES
+from vla_wm_ros.deploy.deployed import DeployedModel, deploy
 from vla_wm_ros.models.checkpoint import CONFIG_FILE, checkpoint_hash, load_checkpoint
-from vla_wm_ros.models.encoder import image_to_float
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.runtime.graph import DEFAULT_MODEL
 from vla_wm_ros.runtime.parameters import Param
 
-# Every node that loads the world model declares these two.
+# Every node that loads the world model declares these.
 MODEL_PARAMETERS = [
     Param("model_dir", "", "world-model checkpoint directory; empty: the shipped model"),
     Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
+    Param(
+        "backend",
+        "eager",
+        "inference backend (auto: the fastest here, measured once and remembered)",
+        choices=CHOICES,
+    ),
 ]
 
 
 class ModelRuntime:
     """A loaded WorldModel plus the sizes the nodes check messages against."""
 
-    def __init__(self, world_model, device: torch.device, encoder_id: str) -> None:
+    def __init__(
+        self, world_model, device: torch.device, encoder_id: str, units: DeployedModel
+    ) -> None:
         self.world_model = world_model.eval()
         self.device = device
         self.encoder_id = encoder_id
+        self.units = units
         cfg = world_model.cfg
         self.image_size = cfg.encoder.image_size
         self.action_dim = cfg.action_dim
@@ -50,17 +61,8 @@ class ModelRuntime:
     def image_features(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 at the model's input size -> the image backbone's output vector."""
         image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
-        out = self.world_model.encoder.image(image_to_float(image.to(self.device)))
+        out = self.units["image"](image.contiguous().to(self.device))
         return out[0].float().cpu().numpy()
-
-    @torch.no_grad()
-    def fuse(self, features: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
-        """Image features (B, E_img) + proprioception (B, P) -> embedding e_t (B, E)."""
-        encoder = self.world_model.encoder
-        parts = [features]
-        if encoder.proprio is not None:
-            parts.append(encoder.proprio(proprio.float()))
-        return encoder.fuse(torch.cat(parts, dim=-1))
 
     def tensor(self, values: np.ndarray) -> torch.Tensor:
         """A (1, N) float32 tensor on the model's device."""
@@ -68,6 +70,9 @@ class ModelRuntime:
 
     def state_from_arrays(self, deter: np.ndarray, stoch: np.ndarray) -> RSSMState:
         return RSSMState(self.tensor(deter), self.tensor(stoch))
+
+    def split(self, feature: torch.Tensor) -> RSSMState:
+        return RSSMState(feature[:, : self.deter_dim], feature[:, self.deter_dim :])
 
     @staticmethod
     def state_to_arrays(state: RSSMState) -> tuple[np.ndarray, np.ndarray]:
@@ -103,12 +108,14 @@ class BeliefFilter:
         self, image_features: np.ndarray, proprio: np.ndarray, prev_action: np.ndarray
     ) -> RSSMState:
         m = self._model
-        embed = m.fuse(m.tensor(image_features), m.tensor(proprio))
         first = self.state is None
+        # The initial state is zeros, and the first step's previous action is zero.
         prev = m.world_model.rssm.initial(1, m.device) if first else self.state
         action = torch.zeros(1, m.action_dim, device=m.device) if first else m.tensor(prev_action)
-        is_first = torch.tensor([first], device=m.device)
-        self.state = m.world_model.rssm.obs_step(prev, action, embed, is_first, sample=False)[0]
+        feature = m.units["observe"](
+            m.world_model.rssm.feature(prev), action, m.tensor(image_features), m.tensor(proprio)
+        )
+        self.state = m.split(feature)
         self.steps += 1
         return self.state
 
@@ -116,8 +123,9 @@ class BeliefFilter:
     def predict(self, prev_action: np.ndarray) -> RSSMState:
         if self.state is None:
             raise RuntimeError("predict before the first frame: there is no belief to advance")
-        rssm = self._model.world_model.rssm
-        self.state = rssm.img_step(self.state, self._model.tensor(prev_action), sample=False)[0]
+        m = self._model
+        feature = m.units["imagine"](m.world_model.rssm.feature(self.state), m.tensor(prev_action))
+        self.state = m.split(feature)
         self.steps += 1
         return self.state
 
@@ -134,18 +142,20 @@ def resolve_model_dir(model_dir: str) -> Path:
 
 
 @functools.cache
-def _load(path: Path, device: str, digest: str) -> ModelRuntime:
+def _load(path: Path, device: str, digest: str, backend: str) -> ModelRuntime:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device cuda requested but torch sees no CUDA device")
-    return ModelRuntime(load_checkpoint(path, dev), dev, digest[:16])
+    world_model = load_checkpoint(path, dev)
+    units = deploy(world_model, path, backend, device)
+    return ModelRuntime(world_model, dev, digest[:16], units)
 
 
-def load_model_runtime(model_dir: str, device: str) -> ModelRuntime:
-    """The model in `model_dir` on `device`, shared by the nodes of one process.
+def load_model_runtime(model_dir: str, device: str, backend: str = "eager") -> ModelRuntime:
+    """The model in `model_dir` on `device` and `backend`, shared by the nodes of a process.
 
     The cache key includes the checkpoint's hash (also the Embedding's encoder_id), so a
-    rewritten checkpoint is loaded afresh.
+    rewritten checkpoint is loaded afresh; compiled backends reuse their engine cache.
     """
     path = resolve_model_dir(model_dir).resolve()
-    return _load(path, device, checkpoint_hash(path))
+    return _load(path, device, checkpoint_hash(path), backend)
