@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.deploy.units import UnitSpec
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
@@ -212,14 +213,12 @@ BACKENDS: dict[str, Backend] = {
         TensorRTBackend(),
     )
 }
-# What `backend` may be set to: a backend's name, or auto (the fastest one available).
-CHOICES = ("auto", *BACKENDS)
 
 
 def get_backend(name: str, device: str, precision: str) -> Backend:
     """The backend called `name`, or BackendUnavailable saying why it cannot run here."""
     if name not in BACKENDS:
-        raise ValueError(f"backend {name!r}: one of {', '.join(CHOICES)}")
+        raise ValueError(f"backend {name!r}: one of {', '.join(BACKEND_CHOICES)}")
     backend = BACKENDS[name]
     reason = backend.unavailable(device, precision)
     if reason is not None:

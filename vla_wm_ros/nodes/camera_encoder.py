@@ -40,7 +40,9 @@ class CameraEncoder(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("camera_encoder", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._model = load_model_runtime(self.p.model_dir, self.p.device, self.p.backend)
+        self._model = load_model_runtime(
+            self.p.model_dir, self.p.device, self.p.backend, self.p.engine_cache
+        )
         self._rejections = Rejections(self.get_logger())
         self._latency_ms: deque[float] = deque(maxlen=100)
         self._encoded = 0

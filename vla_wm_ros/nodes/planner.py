@@ -124,7 +124,9 @@ class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("planner", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._model = load_model_runtime(self.p.model_dir, self.p.device, self.p.backend)
+        self._model = load_model_runtime(
+            self.p.model_dir, self.p.device, self.p.backend, self.p.engine_cache
+        )
         action_dim = self._model.action_dim
         self._sink = from_dict(
             ActionSinkConfig,

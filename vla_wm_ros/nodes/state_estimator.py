@@ -56,7 +56,9 @@ class StateEstimator(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("state_estimator", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._model = load_model_runtime(self.p.model_dir, self.p.device, self.p.backend)
+        self._model = load_model_runtime(
+            self.p.model_dir, self.p.device, self.p.backend, self.p.engine_cache
+        )
         self._filter = self._model.belief_filter()
         self._rejections = Rejections(self.get_logger())
         self._goal_id = ""

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from vla_wm_ros import paths
 from vla_wm_ros.config import ConfigError, from_dict, load_yaml, to_dict
-from vla_wm_ros.deploy.backends import CHOICES as BACKENDS
+from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.runtime.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
@@ -86,7 +86,7 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("params_file", "", "ROS 2 params file; empty: config/controller.yaml"),
     LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
-    LaunchArgument("backend", "eager", "inference backend (auto: fastest measured)", BACKENDS),
+    LaunchArgument("backend", "eager", "inference backend (auto: the fastest)", BACKEND_CHOICES),
     LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
 )
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vla_wm_ros import paths
-from vla_wm_ros.deploy.backends import CHOICES
+from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.deploy.deployed import DeployedModel, deploy
 from vla_wm_ros.models.checkpoint import CONFIG_FILE, checkpoint_hash, load_checkpoint
 from vla_wm_ros.models.rssm import RSSMState
@@ -32,8 +32,9 @@ MODEL_PARAMETERS = [
         "backend",
         "eager",
         "inference backend (auto: the fastest here, measured once and remembered)",
-        choices=CHOICES,
+        choices=BACKEND_CHOICES,
     ),
+    Param("engine_cache", "", "compiled backend artifacts; empty: <model_dir>/engines"),
 ]
 
 
@@ -142,20 +143,23 @@ def resolve_model_dir(model_dir: str) -> Path:
 
 
 @functools.cache
-def _load(path: Path, device: str, digest: str, backend: str) -> ModelRuntime:
+def _load(path: Path, device: str, digest: str, backend: str, engine_cache: str) -> ModelRuntime:
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device cuda requested but torch sees no CUDA device")
     world_model = load_checkpoint(path, dev)
-    units = deploy(world_model, path, backend, device)
+    cache = Path(engine_cache) if engine_cache else None
+    units = deploy(world_model, path, backend, device, cache_root=cache)
     return ModelRuntime(world_model, dev, digest[:16], units)
 
 
-def load_model_runtime(model_dir: str, device: str, backend: str = "eager") -> ModelRuntime:
+def load_model_runtime(
+    model_dir: str, device: str, backend: str = "eager", engine_cache: str = ""
+) -> ModelRuntime:
     """The model in `model_dir` on `device` and `backend`, shared by the nodes of a process.
 
     The cache key includes the checkpoint's hash (also the Embedding's encoder_id), so a
     rewritten checkpoint is loaded afresh; compiled backends reuse their engine cache.
     """
     path = resolve_model_dir(model_dir).resolve()
-    return _load(path, device, checkpoint_hash(path), backend)
+    return _load(path, device, checkpoint_hash(path), backend, engine_cache)
