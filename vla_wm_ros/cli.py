@@ -29,6 +29,7 @@ COMMANDS: list[str] = [
     "bench_imagine",
     "bench_planner",
     "bench_render",
+    "bench_control_loop",
     "export",
 ]
 

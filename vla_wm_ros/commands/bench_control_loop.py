@@ -1,0 +1,100 @@
+"""`vla-wm bench control-loop`: image in -> action out through the ROS graph, per backend.
+
+For each inference backend available here (or those named), starts the graph with that
+backend and the planner triggered by each new belief, plays simulator frames at the
+control rate through the camera and joint-state topics, and times every frame through
+the encoder, the filter and the planner to the command topic: p50/p95/p99 per stage and
+end to end, and deadline misses at the control period over --ticks frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+
+NAME = ("bench", "control-loop")
+HELP = "control-loop latency per stage and deadline misses through ROS, per backend"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backends", default="", help="comma-separated (default: all here)")
+    parser.add_argument("--ticks", type=int, default=600, help="timed frames per backend")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed frames first")
+    parser.add_argument("--rate", type=float, default=10.0, help="frames per second (Hz)")
+    parser.add_argument("--instruction", default="press the button", help="goal to plan for")
+    parser.add_argument("--task", default="button-press-topdown", help="task of the frames")
+    parser.add_argument("--model-dir", default="", help="checkpoint (default: shipped)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def record_frames(task: str, count: int = 60, seed: int = 0):
+    """Camera frames and proprioception of one expert episode on `task`."""
+    from vla_wm_ros.sim.env import MetaWorldEnv
+    from vla_wm_ros.sim.policies import expert_action
+
+    frames, proprio = [], []
+    with MetaWorldEnv(task=task, seed=seed) as env:
+        obs = env.reset(seed)
+        for _ in range(count):
+            frames.append(obs.image)
+            proprio.append(obs.proprio)
+            obs = env.step(expert_action(env, obs)).obs
+    return frames, proprio
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+    from tqdm import tqdm
+
+    from vla_wm_ros.deploy.backends import BACKENDS, available_backends
+    from vla_wm_ros.runtime.control_loop_bench import run_backend
+
+    here = available_backends(args.device)
+    names = [b for b in args.backends.split(",") if b] or here
+    skipped = {n: BACKENDS[n].unavailable(args.device, "fp32") for n in BACKENDS if n not in here}
+    missing = [n for n in names if n not in here]
+    if missing:
+        for n in missing:
+            print(f"vla-wm bench control-loop: {n}: {skipped.get(n, 'unknown')}", file=sys.stderr)
+        return 2
+    frames, proprio = record_frames(args.task)
+    results = {}
+    for name in tqdm(names, desc="bench control-loop", file=sys.stderr):
+        results[name] = run_backend(
+            name, frames, proprio, args.ticks, args.warmup, args.rate, args.instruction,
+            args.model_dir, args.device,
+        )  # fmt: skip
+    report = {
+        "what": "frame published -> command received, through ROS topics in one process; "
+        "planner trigger: belief; default planner preset; shipped checkpoint",
+        "rate_hz": args.rate,
+        "ticks": args.ticks,
+        "torch_threads": torch.get_num_threads(),
+        "machine": {
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "shared": "other jobs may run on this machine",
+        },
+        "backends": results,
+        "skipped": skipped,
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for name, r in results.items():
+            e2e = r["end_to_end"]
+            print(
+                f"{name:12s} end to end p50/p95/p99 {e2e['p50_ms']:.1f}/{e2e['p95_ms']:.1f}/"
+                f"{e2e['p99_ms']:.1f} ms; encode {r['encode']['p50_ms']:.1f}, filter "
+                f"{r['filter']['p50_ms']:.1f}, plan {r['plan']['p50_ms']:.1f} ms p50; "
+                f"deadline misses {r['deadline_misses']}/{r['frames']}"
+            )
+        for name, reason in skipped.items():
+            print(f"{name:12s} skipped: {reason}")
+    return 0
