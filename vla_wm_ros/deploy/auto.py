@@ -59,11 +59,14 @@ def choose_backend(
     precision: str,
     root: Path,
     force: bool = False,
+    candidates: list[str] | None = None,
 ) -> str:
-    """The remembered choice for this key, else measure every available backend."""
+    """The remembered choice for this key, else measure every candidate (default: every
+    backend available here) and remember the fastest."""
     from vla_wm_ros.deploy.deployed import deploy
 
-    candidates = available_backends(device, precision)
+    here = available_backends(device, precision)
+    candidates = here if candidates is None else [c for c in candidates if c in here]
     if not candidates:
         raise BackendUnavailable(f"no backend runs {precision} on {device} here")
     key = {
