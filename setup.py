@@ -18,12 +18,17 @@ def _files(pattern: str) -> list[str]:
     return sorted(p for p in glob(pattern) if not p.endswith("/"))
 
 
+# Machine-local folders never installed: bytecode, and compiled inference engines (they
+# are rebuilt for the target machine's backend versions; see docs/DEPLOY.md).
+LOCAL_ONLY = {"__pycache__", "engines"}
+
+
 def _tree(top: str) -> list[tuple[str, list[str]]]:
     """data_files entries for every file under `top`, keeping its sub-folders."""
     return [
         (f"share/{PACKAGE}/{folder}", sorted(os.path.join(folder, f) for f in files))
         for folder, _dirs, files in sorted(os.walk(top))
-        if files
+        if files and not LOCAL_ONLY.intersection(folder.split(os.sep))
     ]
 
 

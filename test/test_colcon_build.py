@@ -17,8 +17,12 @@ NODES = ["camera_encoder", "state_estimator", "planner", "instruction_parser", "
 pytestmark = pytest.mark.slow
 
 
+LOCAL_ONLY = {"__pycache__", "engines"}  # git-ignored, never installed (setup.py)
+
+
 def _files_under(folder: Path) -> set[Path]:
-    return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
+    files = {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
+    return {p for p in files if not LOCAL_ONLY.intersection(p.parts)}
 
 
 @pytest.fixture(scope="module")

@@ -167,6 +167,18 @@ def test_a_short_deadline_returns_the_best_plan_so_far_in_time(kind):
     assert np.all(np.abs(result.action) <= 1.0)
 
 
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_one_slow_iteration_does_not_cap_later_plans_at_one_iteration(kind):
+    planner = build_planner(PlannerConfig(kind=kind), point_mass())
+    planner.plan(X0.view(1, -1), GOAL)
+    planner._iter_ms = 400.0  # as if one iteration once took 400 ms (a loaded machine)
+    iterations = []
+    for _ in range(30):
+        result = planner.plan(X0.view(1, -1), GOAL, deadline=time.monotonic() + 0.08)
+        iterations.append(result.iterations)
+    assert iterations[0] == 1 and iterations[-1] == planner.cfg.iterations, iterations
+
+
 def test_safe_fallback_triggers_on_high_disagreement_and_not_on_low():
     safety = SafetyConfig(threshold=0.01, safe_action=[0.25, -0.25])
     cfg = sampling_cfg(MPPIConfig, iterations=3, samples=256)

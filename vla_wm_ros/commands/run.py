@@ -1,7 +1,7 @@
 """`vla-wm run`: the whole controller graph in this process, from the launch description.
 
 Takes the same arguments as controller.launch.py (sim, use_sim_time, params_file,
-model_dir, device, control_frequency) and starts the same nodes with the same
+model_dir, device, backend, control_frequency) and starts the same nodes with the same
 parameters and remappings, on one multi-threaded executor. Ctrl-C stops it cleanly.
 """
 

@@ -92,6 +92,9 @@ class SamplingPlanner:
                     f"({(deadline - t_iter) * 1e3:.1f} ms left, one takes "
                     f"~{self._iter_ms or 0.0:.1f} ms)"
                 )
+                # Decay the estimate that cut the plan short: one slow iteration (a busy
+                # machine) must not keep every later plan at one iteration for good.
+                self._iter_ms = 0.8 * (self._iter_ms or 0.0)
                 break
             stats = self._iterate(context)
             done += 1
