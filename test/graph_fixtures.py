@@ -26,10 +26,15 @@ def make_tiny_checkpoint(directory: Path, action_dim: int = 4, proprio_dim: int 
 
 
 def start_graph(sim: str, model_dir: Path, overrides: dict | None = None, **arguments):
-    """The controller graph for profile `sim`, spinning in a background thread."""
+    """The controller graph for profile `sim`, spinning in a background thread.
+
+    The backend is ONNX Runtime unless given: one compiled backend, deterministically,
+    rather than `auto`'s measured choice (test_deploy covers auto).
+    """
     from vla_wm_ros.runtime.graph import GraphArguments, describe
     from vla_wm_ros.runtime.in_process import InProcessGraph
 
+    arguments.setdefault("backend", "onnxruntime")
     args = GraphArguments(sim=sim, model_dir=str(model_dir), **arguments)
     graph = InProcessGraph(describe(args, overrides))
     graph.start()

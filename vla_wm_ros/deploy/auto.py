@@ -1,14 +1,22 @@
 """`backend: auto`: the fastest backend available here, measured once and remembered.
 
 The measure is one control tick as the nodes run it: encode a frame, one filter step, and
-one plan of the default planner preset, median over a few ticks after warm-up. The
-choice is written to `auto.yaml` in the engine cache with every backend's time, keyed by
-checkpoint, torch version, device, precision, thread count and the candidate list; a
-launch with the same key reads it instead of measuring again.
+one plan of the default planner preset, median over a few ticks after warm-up, paced at
+the control period (the idle gap between ticks matters: on this CPU eager PyTorch's
+thread pool plans ~40 ms back to back but ~59 ms at 10 Hz, ONNX Runtime ~36 and ~41 ms).
+The choice is written to `auto.yaml` in the engine cache with every backend's time,
+keyed by checkpoint, torch version, device, precision, thread count and the candidate
+list; a launch with the same key reads it instead of measuring again. Nodes started
+together (ros2 launch) take a file lock, so one measures and the others read its answer.
+
+`compile` is not a candidate: torch.compile traces and compiles again in every process
+(30-40 s per launch for the shipped model here) and measured no faster; name it
+explicitly to use it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import time
 from pathlib import Path
 
@@ -21,10 +29,14 @@ from vla_wm_ros.models.checkpoint import checkpoint_hash
 from vla_wm_ros.models.world_model import WorldModel
 
 AUTO_FILE = "auto.yaml"
+NOT_CANDIDATES = ("compile",)  # compiles again in every process: see the module docstring
 
 
-def tick_ms(world_model: WorldModel, deployed, ticks: int = 7, warmup: int = 2) -> float:
-    """Median ms of encode + filter + plan (default preset) with `deployed`'s units."""
+def tick_ms(
+    world_model: WorldModel, deployed, ticks: int = 7, warmup: int = 2, period: float = 0.1
+) -> float:
+    """Median ms of encode + filter + plan (default preset) with `deployed`'s units, one
+    tick per `period` seconds."""
     from vla_wm_ros.planning import build_planner, load_preset
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
@@ -47,8 +59,10 @@ def tick_ms(world_model: WorldModel, deployed, ticks: int = 7, warmup: int = 2) 
             features = deployed["image"](image)
             feature = deployed["observe"](feature, action, features, proprio)
             action = torch.as_tensor(planner.plan(feature, goal).action)[None]
+            took = time.perf_counter() - start
             if i >= warmup:
-                times.append((time.perf_counter() - start) * 1e3)
+                times.append(took * 1e3)
+            time.sleep(max(0.0, period - took))
     return float(np.median(times))
 
 
@@ -62,13 +76,30 @@ def choose_backend(
     candidates: list[str] | None = None,
 ) -> str:
     """The remembered choice for this key, else measure every candidate (default: every
-    backend available here) and remember the fastest."""
-    from vla_wm_ros.deploy.deployed import deploy
-
+    backend available here but compile) and remember the fastest."""
     here = available_backends(device, precision)
-    candidates = here if candidates is None else [c for c in candidates if c in here]
+    if candidates is None:
+        candidates = [c for c in here if c not in NOT_CANDIDATES]
+    candidates = [c for c in candidates if c in here]
     if not candidates:
         raise BackendUnavailable(f"no backend runs {precision} on {device} here")
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "auto.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _choose_locked(world_model, model_dir, device, precision, root, force, candidates)
+
+
+def _choose_locked(
+    world_model: WorldModel,
+    model_dir: Path,
+    device: str,
+    precision: str,
+    root: Path,
+    force: bool,
+    candidates: list[str],
+) -> str:
+    from vla_wm_ros.deploy.deployed import deploy
+
     key = {
         "checkpoint": checkpoint_hash(model_dir),
         "torch": str(torch.__version__),
@@ -90,7 +121,6 @@ def choose_backend(
         deployed = deploy(world_model, model_dir, name, device, precision, root, force)
         measured[name] = round(tick_ms(world_model, deployed), 3)
     best = min(measured, key=measured.get)
-    root.mkdir(parents=True, exist_ok=True)
     record = {"key": key, "backend": best, "tick_ms": measured}
     path.write_text(yaml.safe_dump(record, sort_keys=False))
     return best

@@ -26,6 +26,7 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
@@ -257,7 +258,7 @@ class PlannerNode(Node):
         else:
             if self._policy.goal_id != goal.goal_id:
                 self._policy.reset(goal.goal_id)  # new goal: drop the warm start
-            deadline = start + self._period * self.p.deadline_fraction
+            deadline = start + self._budget(latent)
             try:
                 state = self._model.state_from_arrays(latent.deter, latent.stoch)
                 result = self._policy.act(state, goal_vector, deadline)
@@ -267,6 +268,15 @@ class PlannerNode(Node):
             if result.status == "uncertain":
                 result.action = self._safe.copy()
         self._send(result, goal, age, start)
+
+    def _budget(self, latent: LatentState) -> float:
+        """Seconds this tick may plan. Triggered by beliefs, the frame's age since its
+        stamp is already spent (at most half the budget, against clock skew)."""
+        budget = self._period * self.p.deadline_fraction
+        if self.p.trigger != "belief":
+            return budget
+        age = (self.get_clock().now() - Time.from_msg(latent.header.stamp)).nanoseconds / 1e9
+        return budget - min(max(age, 0.0), budget / 2)
 
     def _send(self, result, goal: Goal | None, age: float | None, start: float) -> None:
         stamp = self.get_clock().now().to_msg()

@@ -86,7 +86,7 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("params_file", "", "ROS 2 params file; empty: config/controller.yaml"),
     LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
-    LaunchArgument("backend", "eager", "inference backend (auto: the fastest)", BACKEND_CHOICES),
+    LaunchArgument("backend", "auto", "inference backend (auto: the fastest)", BACKEND_CHOICES),
     LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
 )
 
@@ -100,7 +100,7 @@ class GraphArguments:
     params_file: str = ""
     model_dir: str = ""
     device: Literal["cpu", "cuda"] = "cpu"
-    backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "eager"
+    backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "auto"
     control_frequency: float = 10.0
 
     def validate(self) -> None:

@@ -30,7 +30,7 @@ MODEL_PARAMETERS = [
     Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
     Param(
         "backend",
-        "eager",
+        "auto",
         "inference backend (auto: the fastest here, measured once and remembered)",
         choices=BACKEND_CHOICES,
     ),
