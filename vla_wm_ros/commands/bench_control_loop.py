@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 
 NAME = ("bench", "control-loop")
@@ -47,8 +46,9 @@ def record_frames(task: str, count: int = 60, seed: int = 0):
 
 
 def run(args: argparse.Namespace) -> int:
+    from vla_wm_ros.bench.machine import machine_info
+
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import torch
     from tqdm import tqdm
 
     from vla_wm_ros.deploy.backends import BACKENDS, available_backends
@@ -74,13 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "planner trigger: belief; default planner preset; shipped checkpoint",
         "rate_hz": args.rate,
         "ticks": args.ticks,
-        "torch_threads": torch.get_num_threads(),
-        "machine": {
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "shared": "other jobs may run on this machine",
-        },
+        "machine": machine_info(),
         "backends": results,
         "skipped": skipped,
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 
 NAME = ("bench", "imagine")
@@ -31,10 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
     from vla_wm_ros.bench.imagine import PATHS, measure, rssm_shapes
+    from vla_wm_ros.bench.machine import machine_info
     from vla_wm_ros.config.model import load_preset
 
     presets = [p for p in args.presets.split(",") if p]
@@ -67,12 +66,7 @@ def run(args: argparse.Namespace) -> int:
     result = {
         "batch": args.batch,
         "what": "imagine_step + goal-conditioned reward head (goal term cached), fp32, CPU",
-        "machine": {
-            "cpus": torch.get_num_threads(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_info(),
         "models": models,
     }
     if args.json:

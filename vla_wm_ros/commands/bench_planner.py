@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 
 NAME = ("bench", "planner")
@@ -49,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from vla_wm_ros.bench.machine import machine_info
     from vla_wm_ros.bench.planner import (
         Contender,
         make_world_model,
@@ -101,12 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "gemm_flops_per_s": peak,
         "gemm_flops_per_s_before_after": [peak_before, peak],
         "ratio_definition": "imagined transitions per second, ours / theirs, same run",
-        "machine": {
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "shared": "other jobs may run on this machine: compare ratios from one run",
-        },
+        "machine": machine_info(),
         "targets": TARGETS,
         "configs": {},
     }
