@@ -28,3 +28,11 @@ def test_every_frame_is_answered_and_timed_per_stage(tmp_path):
     parts = sum(report[s]["p50_ms"] for s in ("encode", "filter", "plan"))
     assert report["end_to_end"]["p50_ms"] <= parts * 1.5 + 1.0  # the stages add up
     assert (path / "engines").is_dir()  # the nodes built the engines beside the checkpoint
+
+
+def test_an_unavailable_backend_stops_the_graph_with_its_reason(tmp_path, capsys):
+    from vla_wm_ros.cli import main
+
+    path = make_tiny_checkpoint(tmp_path / "ckpt")
+    assert main(["run", "--sim", "none", "--model-dir", str(path), "--backend", "tensorrt"]) == 2
+    assert "backend tensorrt is not available" in capsys.readouterr().err

@@ -65,12 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vla_wm_ros.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ConfigError as exc:  # a setting that cannot work here: say which, no traceback
+        print(f"vla-wm {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,14 +26,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from vla_wm_ros.config import ConfigError
 from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.deploy.units import UnitSpec
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16}
 
 
-class BackendUnavailable(RuntimeError):
-    """The requested backend cannot run here; the message says why."""
+class BackendUnavailable(ConfigError):
+    """The configured backend cannot run here; the message says why."""
 
 
 class Backend:
