@@ -57,7 +57,8 @@ class CameraEncoder(Node):
         )
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
-            f"encoder {self._model.encoder_id} on {self.p.device}, input "
+            f"encoder {self._model.encoder_id} on {self.p.device} "
+            f"({self._model.units.backend} backend, {self.p.backend} requested), input "
             f"{self._model.image_size}x{self._model.image_size}, conversion: {backend()}"
         )
 

@@ -174,7 +174,8 @@ class PlannerNode(Node):
             clock=Clock(clock_type=ClockType.STEADY_TIME),
         )
         self.get_logger().info(
-            f"mode {self.p.mode} ({self._policy.name}) at {self.p.control_frequency:g} Hz, "
+            f"mode {self.p.mode} ({self._policy.name}, {self._model.units.backend} backend) at "
+            f"{self.p.control_frequency:g} Hz, trigger {self.p.trigger}, "
             f"{action_dim}-D actions -> {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
