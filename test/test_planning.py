@@ -168,6 +168,41 @@ def test_a_short_deadline_returns_the_best_plan_so_far_in_time(kind):
 
 
 @pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_the_actors_mode_trajectory_is_a_candidate_and_a_margin_keeps_it(kind):
+    system = point_mass()
+    cfg = PlannerConfig(kind=kind)
+    sampling = getattr(cfg, kind)
+    mode = system.policy(X0.view(1, -1), GOAL.view(1, -1), False).clamp(-1, 1)[0].numpy()
+    free = build_planner(cfg, system).plan(X0.view(1, -1), GOAL)
+    assert np.abs(free.action - mode).max() > 0.05  # the soft PD prior is beaten when free
+    sampling.prior_margin = 1e9  # leave the actor only for an impossible predicted gain
+    kept = build_planner(cfg, system).plan(X0.view(1, -1), GOAL)
+    np.testing.assert_allclose(kept.action, mode, atol=1e-6)
+    x, expected = X0.view(1, -1), 0.0
+    for t in range(sampling.horizon):  # the mode trajectory's own predicted return
+        a = system.policy(x, GOAL.view(1, -1), False).clamp(-1, 1)
+        x = system.imagine_step(x, a)
+        expected += sampling.discount**t * float(system.reward(x, GOAL.view(1, -1))[0])
+    expected += sampling.discount**sampling.horizon * float(system.value(x, GOAL.view(1, -1))[0])
+    assert kept.expected_return == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_an_optimal_actor_prior_is_kept_by_the_planner(kind):
+    system = point_mass()
+    cfg = PlannerConfig(kind=kind)
+    sampling = getattr(cfg, kind)
+    system.gain = -system.optimal_feedback(GOAL, sampling.horizon, sampling.discount)
+    x0 = torch.tensor([0.5, -0.3, 0.0, 0.15, 0.0, 0.0, 1.0])  # optimum inside the bounds
+    prior = system.policy(x0.view(1, -1), GOAL.view(1, -1), False)[0].numpy()
+    optimum = system.optimal_actions(x0, GOAL, sampling.horizon, sampling.discount)[0].numpy()
+    np.testing.assert_allclose(prior, optimum, atol=1e-4)  # the prior is the optimum
+    assert np.abs(prior).max() < 1.0
+    result = build_planner(cfg, system).plan(x0.view(1, -1), GOAL)
+    assert np.abs(result.action - prior).max() < 0.05
+
+
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
 def test_one_slow_iteration_does_not_cap_later_plans_at_one_iteration(kind):
     planner = build_planner(PlannerConfig(kind=kind), point_mass())
     planner.plan(X0.view(1, -1), GOAL)

@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="wall seconds")
     parser.add_argument(
         "--step-mode",
-        default="timer",
+        default="on_action",
         choices=("timer", "on_action"),
-        help="simulator: steps on its own clock (timer) or once per action (on_action)",
+        help="simulator: once per action (on_action, lock-step: a busy CPU cannot make the "
+        "planner miss steps) or on its own clock (timer, like a real robot)",
     )
     parser.add_argument("--out", default="demo_output", help="folder for the GIF and PNG")
     add_launch_arguments(parser)

@@ -41,9 +41,22 @@ class SafetyConfig:
 class SamplingConfig:
     """Settings shared by the sampling planners (MPPI, CEM), TD-MPC2 style.
 
-    Each plan starts from the previous mean shifted by one step (warm_start) with std
-    max_std; policy_samples of the samples are trajectories of the actor prior, the rest
-    are Gaussian around the mean. The std never drops below min_std.
+    policy_samples of the samples are trajectories of the actor prior, rolled out once per
+    plan: the first is its mode trajectory (the actor's deterministic action at every
+    imagined step), so the plan can always fall back on exactly what the actor would do;
+    the others sample the actor's distribution. The rest are Gaussian around a mean that
+    starts at prior_weight * mode trajectory + (1 - prior_weight) * the previous plan
+    shifted by one step (warm_start; with no previous plan, or no prior, the one that
+    exists; with neither, zeros), with std max_std; the std never drops below min_std.
+    prior_penalty subtracts from each sample's score prior_penalty times the discounted
+    sum over steps of the mean squared difference between its action and the actor's mode
+    action at the imagined state it is taken in: a learned reward and critic are trusted
+    only as far as they pay for leaving the actor (0: unconstrained). prior_margin (None:
+    off): when the chosen plan's predicted return beats the mode trajectory's by less
+    than this, the mode trajectory is the plan, so the actor's own action is sent unless
+    the model predicts a clear gain from leaving it.
+    The action sent is the first of the final distribution's mean (action_choice "mean")
+    or of the best-scoring sample of the last iteration ("best").
     """
 
     horizon: int = 5
@@ -52,9 +65,13 @@ class SamplingConfig:
     elites: int = 32
     policy_samples: int = 16
     discount: float = 0.99
-    max_std: float = 2.0
+    max_std: float = 0.5
     min_std: float = 0.05
     warm_start: bool = True
+    prior_weight: float = 0.5
+    prior_penalty: float = 0.0
+    prior_margin: float | None = None
+    action_choice: Literal["mean", "best"] = "mean"
     seed: int = 0
 
     def validate(self) -> None:
@@ -73,6 +90,10 @@ class SamplingConfig:
             raise ConfigError(
                 f"need 0 < min_std <= max_std, got min_std={self.min_std} max_std={self.max_std}"
             )
+        if self.prior_penalty < 0:
+            raise ConfigError(f"prior_penalty must be >= 0, got {self.prior_penalty}")
+        if not 0 <= self.prior_weight <= 1:
+            raise ConfigError(f"prior_weight must be in [0, 1], got {self.prior_weight}")
 
 
 @dataclass

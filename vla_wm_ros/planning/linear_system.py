@@ -98,11 +98,29 @@ class LinearQuadraticSystem:
         -Σ_t (x_t - g)ᵀ W_t (x_t - g) with W_t = γ^(t-1) Q (+ γ^H P at t = H), and
         its maximiser solves the normal equations Σ Γ_tᵀ W_t Γ_t U = Σ Γ_tᵀ W_t (g - Φ_t x0).
         """
+        lhs, to_goal, to_state = self._normal_equations(horizon, discount)
+        n = self.b.shape[0]
+        rhs = to_goal @ goal.double().reshape(n) - to_state @ x0.double().reshape(n)
+        return torch.linalg.solve(lhs, rhs).reshape(horizon, -1).float()
+
+    def optimal_feedback(self, goal: Tensor, horizon: int, discount: float) -> Tensor:
+        """L (A, n) with L x = the first action of `optimal_actions(x, goal, ...)` for every
+        state x whose last component is the constant 1 (as `point_mass` states carry): the
+        receding-horizon optimal controller, usable as a perfect policy prior."""
+        lhs, to_goal, to_state = self._normal_equations(horizon, discount)
+        n, m = self.b.shape
+        constant = torch.zeros(n, dtype=torch.float64)
+        constant[-1] = 1.0
+        offset = torch.outer(to_goal @ goal.double().reshape(n), constant)
+        return torch.linalg.solve(lhs, offset - to_state)[:m].float()
+
+    def _normal_equations(self, horizon: int, discount: float) -> tuple[Tensor, Tensor, Tensor]:
+        """(lhs, R_g, R_x) in float64 with rhs = R_g g - R_x x0 (see optimal_actions)."""
         a, b = self.a.double(), self.b.double()
         n, m = b.shape
-        x0, g = x0.double().reshape(n), goal.double().reshape(n)
         lhs = torch.zeros(horizon * m, horizon * m, dtype=torch.float64)
-        rhs = torch.zeros(horizon * m, dtype=torch.float64)
+        to_goal = torch.zeros(horizon * m, n, dtype=torch.float64)
+        to_state = torch.zeros(horizon * m, n, dtype=torch.float64)
         phi = torch.eye(n, dtype=torch.float64)
         gamma_t = torch.zeros(n, horizon * m, dtype=torch.float64)
         for t in range(1, horizon + 1):
@@ -113,8 +131,9 @@ class LinearQuadraticSystem:
             if t == horizon:
                 w = w + discount**horizon * self.p.double()
             lhs += gamma_t.T @ w @ gamma_t
-            rhs += gamma_t.T @ w @ (g - phi @ x0)
-        return torch.linalg.solve(lhs, rhs).reshape(horizon, m).float()
+            to_goal += gamma_t.T @ w
+            to_state += gamma_t.T @ w @ phi
+        return lhs, to_goal, to_state
 
 
 def point_mass(

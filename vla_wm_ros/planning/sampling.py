@@ -1,11 +1,13 @@
 """The machinery MPPI and CEM share: batched rollouts, scoring, deadlines, warm start.
 
-Per plan: the previous mean shifted by one step (warm start) and std max_std; the actor
-prior's trajectories are rolled out once; then each iteration draws Gaussian samples
-around the mean, rolls all of them forward together (one batched `imagine_step` per
-horizon step), scores every sample with one batched reward call over all steps, the
-critic at the horizon and (optionally) a disagreement penalty, and refits the mean and
-std to the elites with weights chosen by the subclass. Buffers are allocated once.
+Per plan: the actor prior's trajectories are rolled out once (the first is its mode
+trajectory, so what the actor alone would do is always a candidate); the mean starts as a
+blend of that mode trajectory and the previous plan shifted by one step (warm start), the
+std at max_std; then each iteration draws Gaussian samples around the mean, rolls all of
+them forward together (one batched `imagine_step` per horizon step), scores every sample
+with one batched reward call over all steps, the critic at the horizon and (optionally) a
+disagreement penalty, and refits the mean and std to the elites with weights chosen by
+the subclass. The plan is the final mean or the best sample. Buffers are allocated once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class SamplingPlanner:
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
         self._penalty = safety.disagreement_penalty
+        self._prior_penalty = cfg.prior_penalty / model.action_dim
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
         h, a, n = cfg.horizon, model.action_dim, cfg.samples
@@ -44,8 +47,9 @@ class SamplingPlanner:
         self._generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self._mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
-        self._prev_mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
+        self._plan_buf = torch.zeros(h, 1, a, device=device, dtype=dtype)  # the chosen plan
         self._has_prev = False
+        self._best = torch.zeros((), dtype=torch.long, device=device)  # last iteration's best
         self._noise = torch.empty(h, n - self._n_pi, a, device=device, dtype=dtype)
         self._actions = torch.empty(h, n, a, device=device, dtype=dtype)
         self._features: Tensor | None = None  # (H+1, N, F), allocated on the first plan
@@ -62,8 +66,8 @@ class SamplingPlanner:
 
     @property
     def mean_plan(self) -> Tensor:
-        """The action sequence (H, A) of the last plan (its mean)."""
-        return self._prev_mean[:, 0]
+        """The action sequence (H, A) of the last plan (mean or best sample, action_choice)."""
+        return self._plan_buf[:, 0]
 
     def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
@@ -79,11 +83,11 @@ class SamplingPlanner:
             return self._prior_fallback(f0, context, deadline, start)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
-        self._start_distribution()
         if self._n_pi:
             self._policy_rollout(context)
+        self._start_distribution()
         done, cut_reason = 0, ""
-        stats = (0.0, 0.0)
+        stats = (0.0, 0.0, 0.0, 0.0)
         while done < cfg.iterations:
             t_iter = time.monotonic()
             if done and deadline is not None and t_iter + (self._iter_ms or 0.0) / 1e3 > deadline:
@@ -109,10 +113,11 @@ class SamplingPlanner:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
             self._iter_ms = self._first_ms
-        self._prev_mean.copy_(self._mean)
+        expected, predicted = self._choose_plan(*stats)
         self._has_prev = True
-        action = torch.minimum(torch.maximum(self._mean[0, 0], model.action_low), model.action_high)
-        expected, predicted = stats
+        action = torch.minimum(
+            torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
+        )
         return PlanResult(
             action=action.cpu().numpy().astype(np.float32),
             expected_return=expected,
@@ -124,6 +129,25 @@ class SamplingPlanner:
             predicted_reward=predicted,
         )
 
+    def _choose_plan(
+        self, expected: float, predicted: float, prior_return: float, prior_reward: float
+    ) -> tuple[float, float]:
+        """Fill the plan buffer (mean or best sample; the actor's mode trajectory when it
+        scores within prior_margin of that); returns its (expected return, first reward)."""
+        cfg = self.cfg
+        if (
+            self._n_pi
+            and cfg.prior_margin is not None
+            and expected - prior_return < cfg.prior_margin
+        ):
+            self._plan_buf.copy_(self._actions[:, :1])
+            return prior_return, prior_reward
+        if cfg.action_choice == "best":
+            self._plan_buf.copy_(self._actions.index_select(1, self._best))
+        else:
+            self._plan_buf.copy_(self._mean)
+        return expected, predicted
+
     def _buffers(self, f0: Tensor) -> Tensor:
         h, n, width = self.cfg.horizon, self.cfg.samples, f0.shape[-1]
         if self._features is None or self._features.shape[-1] != width:
@@ -131,24 +155,38 @@ class SamplingPlanner:
         return self._features
 
     def _start_distribution(self) -> None:
-        if self.cfg.warm_start and self._has_prev:
-            self._mean[:-1].copy_(self._prev_mean[1:])
-            self._mean[-1].copy_(self._prev_mean[-1])
-        else:
-            self._mean.zero_()
-        self._std.fill_(self.cfg.max_std)
+        """Mean: prior_weight * the actor's mode trajectory + the rest * the shifted previous
+        plan, or whichever of the two exists (zeros if neither); std: max_std."""
+        mean, cfg = self._mean, self.cfg
+        warm = cfg.warm_start and self._has_prev
+        if warm:
+            mean[:-1].copy_(self._plan_buf[1:])
+            mean[-1].copy_(self._plan_buf[-1])
+        if self._n_pi:
+            mode = self._actions[:, :1]
+            if warm:
+                mean.lerp_(mode, cfg.prior_weight)
+            else:
+                mean.copy_(mode)
+        elif not warm:
+            mean.zero_()
+        self._std.fill_(cfg.max_std)
 
     def _policy_rollout(self, context: GoalContext) -> None:
-        """Trajectories of the actor prior, kept in the candidate set all plan long."""
+        """Trajectories of the actor prior, kept in the candidate set all plan long: row 0
+        follows the actor's mode, the others sample its distribution."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
         for t in range(self.cfg.horizon):
-            action = model.policy(features[t, :p], context, True)
-            torch.clamp(action, self._low[0], self._high[0], out=actions[t, :p])
+            actions[t, :1] = model.policy(features[t, :1], context, False)
+            if p > 1:
+                actions[t, 1:p] = model.policy(features[t, 1:p], context, True)
+            actions[t, :p].clamp_(self._low[0], self._high[0])
             model.imagine_step(features[t, :p], actions[t, :p], out=features[t + 1, :p])
 
-    def _iterate(self, context: GoalContext) -> tuple[float, float]:
-        """One sample-score-refit round; returns (expected return, first-step reward)."""
+    def _iterate(self, context: GoalContext) -> tuple[float, float, float, float]:
+        """One sample-score-refit round; returns (expected return, first-step reward) of
+        the plan it would choose and of the actor's mode trajectory (row 0)."""
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
         torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
@@ -159,18 +197,23 @@ class SamplingPlanner:
             model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
+        self._best.copy_(index[0])
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
         w = weights.view(1, -1, 1)
         torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
         spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
+        prior = (float(returns[0]), float(first_reward[0])) if p else (0.0, 0.0)
+        if cfg.action_choice == "best":
+            return float(elite_returns[0]), float(first_reward[index[0]]), *prior
         expected = float(weights @ elite_returns)
         predicted = float(weights @ first_reward.index_select(0, index))
-        return expected, predicted
+        return expected, predicted, *prior
 
     def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
-        """Discounted reward + terminal value (- disagreement penalty) for every sample."""
+        """Discounted reward + terminal value (- disagreement and prior penalties) for
+        every sample."""
         model, h = self.model, self.cfg.horizon
         features, actions = self._features, self._actions
         n, width = features.shape[1], features.shape[2]
@@ -181,11 +224,16 @@ class SamplingPlanner:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
             returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
+        if self._prior_penalty:
+            flat = features[:-1].view(h * n, width)
+            prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
+            deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
+            returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
         return returns, rewards[0]
 
     def _plan_uncertainty(self, f0: Tensor) -> float:
-        """Mean ensemble disagreement along the chosen plan (the mean), imagined from f0."""
-        model, plan = self.model, self._mean[:, 0]
+        """Mean ensemble disagreement along the chosen plan, imagined from f0."""
+        model, plan = self.model, self._plan_buf[:, 0]
         feature, total = f0, 0.0
         for t in range(self.cfg.horizon):
             action = plan[t : t + 1]
