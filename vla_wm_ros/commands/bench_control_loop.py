@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 NAME = ("bench", "control-loop")
@@ -46,11 +45,9 @@ def record_frames(task: str, count: int = 60, seed: int = 0):
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.bench.machine import machine_info
-
-    os.environ.setdefault("MUJOCO_GL", "egl")
     from tqdm import tqdm
 
+    from vla_wm_ros.bench.machine import machine_info
     from vla_wm_ros.deploy.backends import BACKENDS, available_backends
     from vla_wm_ros.runtime.control_loop_bench import run_backend
 
