@@ -74,9 +74,11 @@ def choose_backend(
     root: Path,
     force: bool = False,
     candidates: list[str] | None = None,
+    checkpoint: str | None = None,
 ) -> str:
     """The remembered choice for this key, else measure every candidate (default: every
-    backend available here but compile) and remember the fastest."""
+    backend available here but compile) and remember the fastest. `checkpoint`: the
+    directory's `checkpoint_hash` when the caller has it already."""
     here = available_backends(device, precision)
     if candidates is None:
         candidates = [c for c in here if c not in NOT_CANDIDATES]
@@ -86,12 +88,22 @@ def choose_backend(
     root.mkdir(parents=True, exist_ok=True)
     with (root / "auto.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return _choose_locked(world_model, model_dir, device, precision, root, force, candidates)
+        return _choose_locked(
+            world_model,
+            model_dir,
+            checkpoint or checkpoint_hash(model_dir),
+            device,
+            precision,
+            root,
+            force,
+            candidates,
+        )
 
 
 def _choose_locked(
     world_model: WorldModel,
     model_dir: Path,
+    checkpoint: str,
     device: str,
     precision: str,
     root: Path,
@@ -101,7 +113,7 @@ def _choose_locked(
     from vla_wm_ros.deploy.deployed import deploy
 
     key = {
-        "checkpoint": checkpoint_hash(model_dir),
+        "checkpoint": checkpoint,
         "torch": str(torch.__version__),
         "device": device,
         "precision": precision,
@@ -118,7 +130,9 @@ def _choose_locked(
             return str(remembered["backend"])
     measured = {}
     for name in candidates:
-        deployed = deploy(world_model, model_dir, name, device, precision, root, force)
+        deployed = deploy(
+            world_model, model_dir, name, device, precision, root, force, checkpoint=checkpoint
+        )
         measured[name] = round(tick_ms(world_model, deployed), 3)
     best = min(measured, key=measured.get)
     record = {"key": key, "backend": best, "tick_ms": measured}

@@ -56,6 +56,9 @@ class Backend:
     def version(self) -> str:
         return str(torch.__version__)
 
+    def prepare(self, cache_root: Path) -> None:
+        """Set-up before the first load, given the engine cache folder (most need none)."""
+
     def build(self, spec: UnitSpec, path: Path, precision: str) -> None:
         """Write the artifact of `spec` to `path` (only backends with a suffix)."""
         raise NotImplementedError
@@ -74,6 +77,10 @@ class EagerBackend(Backend):
 class CompileBackend(Backend):
     name = "compile"
     devices = ("cpu", "cuda")
+
+    def prepare(self, cache_root: Path) -> None:
+        """Point Inductor's on-disk cache into the engine cache unless the user chose one."""
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root / "inductor"))
 
     def load(self, spec: UnitSpec, path: Path | None, device: str) -> Callable[..., object]:
         return torch.compile(spec.module, dynamic=spec.dynamic_batch)
@@ -231,8 +238,3 @@ def get_backend(name: str, device: str, precision: str) -> Backend:
 
 def available_backends(device: str, precision: str = "fp32") -> list[str]:
     return [n for n, b in BACKENDS.items() if b.unavailable(device, precision) is None]
-
-
-def inductor_cache(directory: Path) -> None:
-    """Point Inductor's on-disk cache at `directory` unless the user already chose one."""
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(directory))

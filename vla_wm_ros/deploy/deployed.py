@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from vla_wm_ros.deploy.backends import Backend, get_backend, inductor_cache
+from vla_wm_ros.deploy.backends import Backend, get_backend
 from vla_wm_ros.deploy.cache import EngineKey, commit, default_root, read_manifest, staging_dir
 from vla_wm_ros.deploy.units import UnitSpec, unit_specs
 from vla_wm_ros.models.checkpoint import checkpoint_hash
@@ -97,25 +97,28 @@ def deploy(
     precision: str = "fp32",
     cache_root: Path | None = None,
     force: bool = False,
+    checkpoint: str | None = None,
 ) -> DeployedModel:
     """The units of `world_model` (loaded from `model_dir`) on `backend`.
 
     Backends with artifacts load them from the engine cache when its key matches, and
     otherwise build them, check parity and store them there; `force` rebuilds.
+    `checkpoint`: the directory's `checkpoint_hash` when the caller has it already.
     """
     model_dir = Path(model_dir)
-    checkpoint = checkpoint_hash(model_dir)
+    checkpoint = checkpoint or checkpoint_hash(model_dir)
     root = cache_root or default_root(model_dir, checkpoint)
     if backend == "auto":
         from vla_wm_ros.deploy.auto import choose_backend
 
-        backend = choose_backend(world_model, model_dir, device, precision, root, force)
+        backend = choose_backend(
+            world_model, model_dir, device, precision, root, force, checkpoint=checkpoint
+        )
     impl = get_backend(backend, device, precision)
+    impl.prepare(root)
     world_model.eval()
     specs = unit_specs(world_model)
     if impl.suffix is None:
-        if impl.name == "compile":
-            inductor_cache(root / "inductor")
         start = time.monotonic()
         units = {s.name: impl.load(s, None, device) for s in specs}
         parity = {} if impl.name == "eager" else check_parity(specs, units, backend, precision)
@@ -127,9 +130,10 @@ def deploy(
     directory = root / key.dirname()
     manifest = None if force else read_manifest(directory, key)
     hit = manifest is not None
-    if not hit:
-        manifest = _build(impl, specs, key, root, directory, device, precision)
-    units = {s.name: impl.load(s, _artifact(directory, s, impl), device) for s in specs}
+    if hit:
+        units = {s.name: impl.load(s, _artifact(directory, s, impl), device) for s in specs}
+    else:
+        manifest, units = _build(impl, specs, key, root, directory, device, precision)
     return DeployedModel(
         backend,
         device,
@@ -150,7 +154,9 @@ def _build(
     directory: Path,
     device: str,
     precision: str,
-) -> dict:
+) -> tuple[dict, dict[str, Callable[..., object]]]:
+    """Build, load and check every unit in a staging folder, then move it into place;
+    returns the manifest and the loaded units (they hold their artifacts in memory)."""
     staging = staging_dir(root)
     try:
         start = time.monotonic()
@@ -169,7 +175,7 @@ def _build(
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         commit(staging, directory, manifest)
-        return manifest
+        return manifest, units
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

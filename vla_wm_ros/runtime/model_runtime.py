@@ -149,7 +149,7 @@ def _load(path: Path, device: str, digest: str, backend: str, engine_cache: str)
         raise RuntimeError("device cuda requested but torch sees no CUDA device")
     world_model = load_checkpoint(path, dev)
     cache = Path(engine_cache) if engine_cache else None
-    units = deploy(world_model, path, backend, device, cache_root=cache)
+    units = deploy(world_model, path, backend, device, cache_root=cache, checkpoint=digest)
     return ModelRuntime(world_model, dev, digest[:16], units)
 
 
