@@ -224,33 +224,27 @@ class PlannerNode(Node):
     # -- the control tick ------------------------------------------------------------------
 
     def _on_tick(self) -> None:
-        if self.p.trigger == "timer" or self._watchdog_verdict(time.monotonic()) is not None:
-            self._act()
+        # Triggered by beliefs, the timer only watches: it acts when the watchdog objects.
+        self._act(watch_only=self.p.trigger == "belief")
 
-    def _watchdog_verdict(self, now: float) -> watchdog.Verdict | None:
-        with self._lock:
-            goal, latent, arrival = self._goal, self._latent, self._latent_arrival
-        return self._verdict(goal, latent, now - arrival if latent is not None else None)
-
-    def _verdict(self, goal, latent, age: float | None) -> watchdog.Verdict | None:
-        return watchdog.check(
-            goal.goal_id if goal else None,
-            latent.goal_id if latent else None,
-            age,
-            self.p.max_latent_age,
-        )
-
-    def _act(self) -> None:
+    def _act(self, watch_only: bool = False) -> None:
         with self._plan_lock:
-            self._act_locked()
+            self._act_locked(watch_only)
 
-    def _act_locked(self) -> None:
+    def _act_locked(self, watch_only: bool) -> None:
         start = time.monotonic()
         with self._lock:
             goal, goal_vector = self._goal, self._goal_vector
             latent, arrival, count = self._latent, self._latent_arrival, self._latent_count
         age = start - arrival if latent is not None else None
-        verdict = self._verdict(goal, latent, age)
+        verdict = watchdog.check(
+            goal.goal_id if goal else None,
+            latent.goal_id if latent else None,
+            age,
+            self.p.max_latent_age,
+        )
+        if watch_only and verdict is None:
+            return
         if self.p.lockstep and count == self._acted_on and verdict is None:
             return  # nothing new to act on; the simulator waits for us
         self._acted_on = count
