@@ -76,9 +76,13 @@ class WorldModelPlanningModel:
             wm.reward_head.goal_term(goal), wm.critic.goal_term(goal), wm.actor.goal_term(goal)
         )
 
+    def _unit(self, name: str):
+        """The backend's unit `name` when one serves this call (no autograd), else None."""
+        return None if self.units is None or torch.is_grad_enabled() else self.units[name]
+
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
-        if self.units is not None and not torch.is_grad_enabled():
-            nxt = self.units["imagine"](feature, action)
+        if (unit := self._unit("imagine")) is not None:
+            nxt = unit(feature, action)
             return nxt if out is None else out.copy_(nxt)
         if not torch.is_grad_enabled():
             return self.kernel.step(feature, action, out=out, sample=self.sample_latent)
@@ -88,20 +92,20 @@ class WorldModelPlanningModel:
         return nxt if out is None else out.copy_(nxt)
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
-        if self.units is not None and not torch.is_grad_enabled():
-            return self.units["reward"](feature, context.reward)
+        if (unit := self._unit("reward")) is not None:
+            return unit(feature, context.reward)
         if not torch.is_grad_enabled():
             return self.kernel.reward(feature, context.reward)
         return self.world_model.reward_head(feature, goal_term=context.reward)
 
     def value(self, feature: Tensor, context: GoalTerms) -> Tensor:
-        if self.units is not None and not torch.is_grad_enabled():
-            return self.units["value"](feature, context.value)
+        if (unit := self._unit("value")) is not None:
+            return unit(feature, context.value)
         return self.world_model.critic(feature, goal_term=context.value)
 
     def policy(self, feature: Tensor, context: GoalTerms, sample: bool) -> Tensor:
-        if self.units is not None and not torch.is_grad_enabled():
-            dist = TanhNormal(*self.units["actor"](feature, context.actor))
+        if (unit := self._unit("actor")) is not None:
+            dist = TanhNormal(*unit(feature, context.actor))
         else:
             dist = self.world_model.actor(feature, goal_term=context.actor)
         return dist.sample() if sample else dist.mode
