@@ -142,72 +142,44 @@ def export_episode(
             },
         )
         h, w = episode.images.shape[1:3]
+
+        def emit(topic: str, msg_type: str, message: dict, ns: int) -> None:
+            """One message, logged and published at `ns` (the replay keeps the timing)."""
+            writer.write_message(topic, schema[msg_type], message, ns, ns)
+
         for t in range(episode.length):
             ns = int(np.rint(times[t] * 1e9))
-            header = {"stamp": _stamp(ns), "frame_id": "camera"}
             if t == 0 and topics.instruction:
-                writer.write_message(
-                    topics.instruction,
-                    schema["std_msgs/msg/String"],
-                    {"data": episode.instruction},
-                    ns,
-                    ns,
-                )
-            writer.write_message(
-                topics.image,
-                schema["sensor_msgs/msg/Image"],
-                {
-                    "header": header,
-                    "height": h,
-                    "width": w,
-                    "encoding": "rgb8",
-                    "is_bigendian": 0,
-                    "step": w * 3,
-                    "data": episode.images[t].tobytes(),
-                },
-                ns,
-                ns,
-            )
-            writer.write_message(
-                topics.joint_states,
-                schema["sensor_msgs/msg/JointState"],
-                {
-                    "header": {"stamp": _stamp(ns), "frame_id": ""},
-                    "name": names,
-                    "position": episode.state[t].astype(np.float64).tolist(),
-                    "velocity": [],
-                    "effort": [],
-                },
-                ns,
-                ns,
-            )
+                emit(topics.instruction, "std_msgs/msg/String", {"data": episode.instruction}, ns)
+            image = {
+                "header": {"stamp": _stamp(ns), "frame_id": "camera"},
+                "height": h,
+                "width": w,
+                "encoding": "rgb8",
+                "is_bigendian": 0,
+                "step": w * 3,
+                "data": episode.images[t].tobytes(),
+            }
+            emit(topics.image, "sensor_msgs/msg/Image", image, ns)
+            joints = {
+                "header": {"stamp": _stamp(ns), "frame_id": ""},
+                "name": names,
+                "position": episode.state[t].astype(np.float64).tolist(),
+                "velocity": [],
+                "effort": [],
+            }
+            emit(topics.joint_states, "sensor_msgs/msg/JointState", joints, ns)
             act_ns = ns + 1  # the action follows the observation it answers
-            writer.write_message(
-                topics.action,
-                schema["std_msgs/msg/Float64MultiArray"],
-                {
-                    "layout": {"dim": [], "data_offset": 0},
-                    "data": episode.action[t].astype(np.float64).tolist(),
-                },
-                act_ns,
-                act_ns,
-            )
+            action = {
+                "layout": {"dim": [], "data_offset": 0},
+                "data": episode.action[t].astype(np.float64).tolist(),
+            }
+            emit(topics.action, "std_msgs/msg/Float64MultiArray", action, act_ns)
+            reward, success = float(episode.reward[t]), bool(episode.success[t])
             if topics.reward:
-                writer.write_message(
-                    topics.reward,
-                    schema["std_msgs/msg/Float32"],
-                    {"data": float(episode.reward[t])},
-                    act_ns,
-                    act_ns,
-                )
+                emit(topics.reward, "std_msgs/msg/Float32", {"data": reward}, act_ns)
             if topics.success:
-                writer.write_message(
-                    topics.success,
-                    schema["std_msgs/msg/Bool"],
-                    {"data": bool(episode.success[t])},
-                    act_ns,
-                    act_ns,
-                )
+                emit(topics.success, "std_msgs/msg/Bool", {"data": success}, act_ns)
         writer.finish()
     os.replace(tmp, path)
     return path
