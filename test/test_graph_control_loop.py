@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from graph_fixtures import make_tiny_checkpoint
 
-from vla_wm_ros.runtime.control_loop_bench import STAGES, run_backend
+from vla_wm_ros.runtime.control_loop_bench import run_backend
 
 
 def test_every_frame_is_answered_and_timed_per_stage(tmp_path):
@@ -18,13 +18,19 @@ def test_every_frame_is_answered_and_timed_per_stage(tmp_path):
     frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(4)]
     proprio = [rng.uniform(-1, 1, 4).astype(np.float32) for _ in range(4)]
     report = run_backend(
-        "torchscript", frames, proprio, ticks=12, warmup=4, rate_hz=10.0,
+        "torchscript", frames, proprio, ticks=12, warmup=4, rate_hz=5.0,
         instruction="press the button", model_dir=str(path),
     )  # fmt: skip
     assert report["backend"] == "torchscript" and report["engine_cache_hit"] is False
-    assert report["frames"] == 12 and report["unanswered"] == 0
-    for stage in STAGES:
+    # The belief trigger answers each frame whose belief it sees; a loaded machine may make
+    # it skip one for a newer belief, which the report must count as unanswered.
+    assert report["frames"] == 12
+    answered = report["end_to_end"]["n"]
+    assert answered >= 11 and report["unanswered"] == 12 - answered
+    assert report["deadline_misses"] >= report["unanswered"]
+    for stage in ("encode", "filter"):
         assert report[stage]["n"] == 12 and report[stage]["p50_ms"] > 0, stage
+    assert report["plan"]["n"] == answered and report["plan"]["p50_ms"] > 0
     parts = sum(report[s]["p50_ms"] for s in ("encode", "filter", "plan"))
     assert report["end_to_end"]["p50_ms"] <= parts * 1.5 + 1.0  # the stages add up
     assert (path / "engines").is_dir()  # the nodes built the engines beside the checkpoint

@@ -20,7 +20,7 @@ HELP = "control-loop latency per stage and deadline misses through ROS, per back
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", default="", help="comma-separated (default: all here)")
     parser.add_argument("--ticks", type=int, default=600, help="timed frames per backend")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed frames first")
+    parser.add_argument("--warmup", type=int, default=20, help="answered frames before timing")
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second (Hz)")
     parser.add_argument("--instruction", default="press the button", help="goal to plan for")
     parser.add_argument("--task", default="button-press-topdown", help="task of the frames")

@@ -51,6 +51,23 @@ def summarise(frames: list[FrameTimes], period_ms: float) -> dict:
     return out
 
 
+def _after_warmup(probe: LoopProbe, warmup: int, rate_hz: float) -> int:
+    """Index of the first timed frame: the one sent after `warmup` frames were answered.
+
+    Counting answers, not frames sent, keeps one-off costs (a JIT's first optimising
+    calls, lazy allocations) out of the timed frames however slow the machine is.
+    """
+    deadline = time.monotonic() + 60.0 + 2 * warmup / rate_hz
+    while (answered := sum(f.action is not None for f in probe.frames)) < warmup:
+        if time.monotonic() > deadline:
+            raise GraphError(
+                f"warm-up needs {warmup} answered frames; the graph answered {answered} "
+                f"of {len(probe.frames)} sent"
+            )
+        time.sleep(0.05)
+    return len(probe.frames)
+
+
 def run_backend(
     backend: str,
     frames: list[np.ndarray],
@@ -63,7 +80,7 @@ def run_backend(
     device: str = "cpu",
     planner_overrides: dict | None = None,
 ) -> dict:
-    """Time `ticks` frames (after `warmup`) through a fresh graph on `backend`."""
+    """Time `ticks` frames (after `warmup` answered ones) through a fresh graph on `backend`."""
     args = GraphArguments(
         sim="none", backend=backend, model_dir=model_dir, device=device, control_frequency=rate_hz
     )
@@ -87,8 +104,8 @@ def run_backend(
             if not reply.accepted:
                 raise GraphError(f"instruction {instruction!r} refused: {reply.message}")
             probe.start()
-            total = warmup + ticks
-            while len(probe.frames) < total:
+            first = _after_warmup(probe, warmup, rate_hz)
+            while len(probe.frames) < first + ticks:
                 time.sleep(0.05)
             probe.stop()
             time.sleep(3.0 / rate_hz)  # let the last frames' answers arrive
@@ -97,7 +114,7 @@ def run_backend(
             graph.executor.remove_node(probe)
             probe.destroy_node()
     units = load_model_runtime(model_dir, device, backend).units  # the graph's, cached
-    report = summarise(probe.frames[warmup:total], 1e3 / rate_hz)
+    report = summarise(probe.frames[first : first + ticks], 1e3 / rate_hz)
     report["backend"] = units.backend
     report["setup_s"] = round(setup_s, 2)
     report["engine_cache_hit"] = units.cache_hit
