@@ -202,6 +202,42 @@ def test_an_optimal_actor_prior_is_kept_by_the_planner(kind):
     assert np.abs(result.action - prior).max() < 0.05
 
 
+def mode_trajectory(system, x0: torch.Tensor, horizon: int) -> torch.Tensor:
+    """The actor prior's deterministic plan (horizon, A) from x0."""
+    x, actions = x0.view(1, -1), []
+    for _ in range(horizon):
+        actions.append(system.policy(x, GOAL.view(1, -1), False).clamp(-1, 1))
+        x = system.imagine_step(x, actions[-1])
+    return torch.cat(actions)
+
+
+def test_prior_penalty_pulls_the_plan_towards_the_actors_trajectory():
+    system = point_mass()
+
+    def distance(penalty: float) -> float:
+        cfg = MPPIConfig(horizon=6, iterations=4, samples=256, elites=32, prior_penalty=penalty)
+        planner = MPPIPlanner(system, cfg, SafetyConfig())
+        planner.plan(X0.view(1, -1), GOAL)
+        return float((planner.mean_plan - mode_trajectory(system, X0, 6)).abs().max())
+
+    free, tight = distance(0.0), distance(1000.0)
+    assert free > 0.1 and tight < 0.3 * free, (free, tight)
+
+
+@pytest.mark.parametrize(
+    ("planner_cls", "cfg_cls"), [(MPPIPlanner, MPPIConfig), (CEMPlanner, CEMConfig)]
+)
+def test_best_action_choice_sends_the_best_scored_sample(planner_cls, cfg_cls):
+    system = point_mass()
+    cfg = sampling_cfg(cfg_cls, horizon=6, iterations=3, samples=256, action_choice="best")
+    planner = planner_cls(system, cfg, SafetyConfig())
+    result = planner.plan(X0.view(1, -1), GOAL)
+    np.testing.assert_array_equal(result.action, planner.mean_plan[0].numpy())
+    # a sample, not a mean: its predicted return is the one the planner reports
+    sent = system.plan_return(X0, GOAL, planner.mean_plan, DISCOUNT)
+    assert result.expected_return == pytest.approx(sent, rel=1e-4)
+
+
 @pytest.mark.parametrize("kind", ["mppi", "cem"])
 def test_one_slow_iteration_does_not_cap_later_plans_at_one_iteration(kind):
     planner = build_planner(PlannerConfig(kind=kind), point_mass())
