@@ -252,6 +252,7 @@ def test_actor_rollout_in_the_simulator_is_deterministic(tiny_run, embedder):
 
 
 def test_dagger_round_trains_the_actor_on_relabelled_rollouts(tiny_run, sim_data, embedder):
+    from vla_wm_ros.config import ConfigError
     from vla_wm_ros.training.dagger import DaggerConfig, dagger
 
     wm = load_checkpoint(tiny_run / MODEL_DIR)
@@ -267,3 +268,5 @@ def test_dagger_round_trains_the_actor_on_relabelled_rollouts(tiny_run, sim_data
     assert np.isfinite([row["bc_loss_first"], row["bc_loss_last"]]).all()
     assert any(not torch.equal(before[k], v) for k, v in wm.actor.state_dict().items())
     assert all(torch.equal(frozen[k], v) for k, v in wm.rssm.state_dict().items())
+    with pytest.raises(ConfigError, match="seed"):  # placement seeds would pass 2**32
+        DaggerConfig(seed=5000).validate()

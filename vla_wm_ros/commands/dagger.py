@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=120)
     parser.add_argument("--beta", type=float, default=0.5, help="expert execution prob, round 0")
     parser.add_argument("--bc-steps", type=int, default=800, help="actor updates per round")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="sampling and placements (0-1999)")
     parser.add_argument("--split-seed", type=int, default=0, help="the training run's seed")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

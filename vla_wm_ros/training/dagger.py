@@ -28,7 +28,7 @@ from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training.loop import clip_step
 from vla_wm_ros.training.stages import behaviour_cloning_loss
 
-DAGGER_SEED_BASE = 2**31 + 10**7
+DAGGER_SEED_BASE = 2**31 + 10**7  # placements apart from `vla-wm eval actor`'s (2**31 + n)
 
 
 @dataclass
@@ -52,6 +52,8 @@ class DaggerConfig:
             raise ConfigError("dagger: max_steps must be >= seq_len (windows come from episodes)")
         if not 0.0 <= self.beta <= 1.0:
             raise ConfigError(f"dagger: beta must be in [0, 1], got {self.beta}")
+        if not 0 <= self.seed < 2000:  # placement seeds stay below 2**32
+            raise ConfigError(f"dagger: seed must be in [0, 2000), got {self.seed}")
 
 
 def relabelled_rollout(
@@ -157,7 +159,7 @@ def dagger(
                 max_steps=cfg.max_steps,
             ) as env:
                 for n in range(cfg.episodes_per_task):
-                    seed = DAGGER_SEED_BASE + r * 10_000 + i * 100 + n
+                    seed = DAGGER_SEED_BASE + cfg.seed * 1_000_000 + r * 10_000 + i * 100 + n
                     arrays, won = relabelled_rollout(wm, env, goals[task], seed, beta, rng)
                     arrays["goal"] = np.broadcast_to(
                         goals[task], (len(arrays["action"]), len(goals[task]))
