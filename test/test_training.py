@@ -270,3 +270,21 @@ def test_dagger_round_trains_the_actor_on_relabelled_rollouts(tiny_run, sim_data
     assert all(torch.equal(frozen[k], v) for k, v in wm.rssm.state_dict().items())
     with pytest.raises(ConfigError, match="seed"):  # placement seeds would pass 2**32
         DaggerConfig(seed=5000).validate()
+
+
+def test_dagger_cli_chains_runs_and_keeps_their_history(tiny_run, sim_data, tmp_path):
+    from vla_wm_ros.cli import main
+    from vla_wm_ros.models.checkpoint import read_meta
+
+    start, ckpts = tiny_run / MODEL_DIR, [tmp_path / "d1", tmp_path / "d2"]
+    for seed, (ckpt, out) in enumerate(zip([start, ckpts[0]], ckpts, strict=True)):
+        args = ["dagger", "--ckpt", str(ckpt), "--data", str(sim_data), "--out", str(out)]
+        args += ["--tasks", "reach", "--rounds", "1", "--episodes", "1", "--max-steps", "32"]
+        assert main([*args, "--bc-steps", "2", "--seed", str(seed), "--threads", "1"]) == 0
+    meta = read_meta(ckpts[1])
+    assert [run["started_from"] for run in meta["dagger_runs"]] == [str(start), str(ckpts[0])]
+    assert all(run["tasks"] == ["reach"] for run in meta["dagger_runs"])
+    assert meta["stages"] == read_meta(start)["stages"]  # the training record is kept
+    assert {p.name for p in ckpts[1].glob("dynamics_*")} == {
+        p.name for p in start.glob("dynamics_*")
+    }

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"dagger: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    save_checkpoint(wm, out, extra=dict(meta, dagger=result))
+    runs = [*meta.pop("dagger_runs", []), dict(result, tasks=tasks, started_from=args.ckpt)]
+    save_checkpoint(wm, out, extra=dict(meta, dagger_runs=runs))  # every run, oldest first
     for extra in Path(args.ckpt).glob("dynamics_*.safetensors"):
         (out / extra.name).write_bytes(extra.read_bytes())
     if args.json:
