@@ -1,7 +1,7 @@
 """`vla-wm demo` (`make demo`): the main job, end to end, on the embedded simulator.
 
 Starts the whole graph with Meta-World and the shipped models, sends an instruction
-("close the drawer" unless told otherwise: the task the shipped model does best) through
+("close the window" unless told otherwise: a task the shipped model does best) through
 `~/set_goal`, resets the simulator to the task it grounds to, shows progress live, and
 ends with success or failure, the episode length and the control-loop latency (p50/p99).
 Writes a GIF of the camera stream
@@ -23,7 +23,7 @@ HELP = "run the language-commanded controller on the embedded simulator"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--instruction", default="close the drawer", help="goal to send")
+    parser.add_argument("--instruction", default="close the window", help="goal to send")
     parser.add_argument("--task", default="", help="simulator task (default: as grounded)")
     parser.add_argument("--seed", type=int, default=0, help="episode seed")
     parser.add_argument("--timeout", type=float, default=120.0, help="wall seconds")

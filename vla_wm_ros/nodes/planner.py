@@ -85,7 +85,7 @@ PARAMETERS = [
     Param("planner_config", "default", "planner preset name or a PlannerConfig YAML file"),
     Param(
         "deadline_fraction",
-        0.8,
+        0.6,
         "planning must finish this far into the control period",
         low=0.05,
         high=1.0,
