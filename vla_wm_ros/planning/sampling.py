@@ -13,7 +13,7 @@ the subclass. The plan is the final mean or the best sample. Buffers are allocat
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -23,6 +23,17 @@ from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
 from vla_wm_ros.planning.result import PlanResult
 from vla_wm_ros.planning.uncertainty import SafetyGate
+
+
+class _Scores(NamedTuple):
+    """One iteration's scores: every sample's return and first-step reward, the elites'
+    returns (best first) and indices, and their refit weights."""
+
+    returns: Tensor
+    first_reward: Tensor
+    elite_returns: Tensor
+    index: Tensor
+    weights: Tensor
 
 
 class SamplingPlanner:
@@ -49,7 +60,6 @@ class SamplingPlanner:
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
         self._plan_buf = torch.zeros(h, 1, a, device=device, dtype=dtype)  # the chosen plan
         self._has_prev = False
-        self._best = torch.zeros((), dtype=torch.long, device=device)  # last iteration's best
         self._noise = torch.empty(h, n - self._n_pi, a, device=device, dtype=dtype)
         self._actions = torch.empty(h, n, a, device=device, dtype=dtype)
         self._features: Tensor | None = None  # (H+1, N, F), allocated on the first plan
@@ -87,7 +97,6 @@ class SamplingPlanner:
             self._policy_rollout(context)
         self._start_distribution()
         done, cut_reason = 0, ""
-        stats = (0.0, 0.0, 0.0, 0.0)
         while done < cfg.iterations:
             t_iter = time.monotonic()
             if done and deadline is not None and t_iter + (self._iter_ms or 0.0) / 1e3 > deadline:
@@ -100,7 +109,7 @@ class SamplingPlanner:
                 # machine) must not keep every later plan at one iteration for good.
                 self._iter_ms = 0.8 * (self._iter_ms or 0.0)
                 break
-            stats = self._iterate(context)
+            scores = self._iterate(context)  # the first iteration always runs
             done += 1
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
@@ -113,7 +122,7 @@ class SamplingPlanner:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
             self._iter_ms = self._first_ms
-        expected, predicted = self._choose_plan(*stats)
+        expected, predicted = self._choose_plan(scores)
         self._has_prev = True
         action = torch.minimum(
             torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
@@ -129,23 +138,26 @@ class SamplingPlanner:
             predicted_reward=predicted,
         )
 
-    def _choose_plan(
-        self, expected: float, predicted: float, prior_return: float, prior_reward: float
-    ) -> tuple[float, float]:
-        """Fill the plan buffer (mean or best sample; the actor's mode trajectory when it
-        scores within prior_margin of that); returns its (expected return, first reward)."""
+    def _choose_plan(self, scores: _Scores) -> tuple[float, float]:
+        """Fill the plan buffer from the last iteration's scores (mean or best sample; the
+        actor's mode trajectory, row 0, when it scores within prior_margin of that);
+        returns its (expected return, first-step reward). Read once per plan, not per
+        iteration: each float() waits for the device."""
         cfg = self.cfg
-        if (
-            self._n_pi
-            and cfg.prior_margin is not None
-            and expected - prior_return < cfg.prior_margin
-        ):
-            self._plan_buf.copy_(self._actions[:, :1])
-            return prior_return, prior_reward
         if cfg.action_choice == "best":
-            self._plan_buf.copy_(self._actions.index_select(1, self._best))
+            chosen = self._actions.index_select(1, scores.index[:1])
+            expected = float(scores.elite_returns[0])
+            predicted = float(scores.first_reward[scores.index[0]])
         else:
-            self._plan_buf.copy_(self._mean)
+            chosen = self._mean
+            expected = float(scores.weights @ scores.elite_returns)
+            predicted = float(scores.weights @ scores.first_reward.index_select(0, scores.index))
+        if self._n_pi and cfg.prior_margin is not None:
+            prior_return = float(scores.returns[0])
+            if expected - prior_return < cfg.prior_margin:
+                self._plan_buf.copy_(self._actions[:, :1])
+                return prior_return, float(scores.first_reward[0])
+        self._plan_buf.copy_(chosen)
         return expected, predicted
 
     def _buffers(self, f0: Tensor) -> Tensor:
@@ -184,9 +196,8 @@ class SamplingPlanner:
             actions[t, :p].clamp_(self._low[0], self._high[0])
             model.imagine_step(features[t, :p], actions[t, :p], out=features[t + 1, :p])
 
-    def _iterate(self, context: GoalContext) -> tuple[float, float, float, float]:
-        """One sample-score-refit round; returns (expected return, first-step reward) of
-        the plan it would choose and of the actor's mode trajectory (row 0)."""
+    def _iterate(self, context: GoalContext) -> _Scores:
+        """One sample-score-refit round; returns its scores."""
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
         torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
@@ -197,19 +208,13 @@ class SamplingPlanner:
             model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
-        self._best.copy_(index[0])
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
         w = weights.view(1, -1, 1)
         torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
         spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
-        prior = (float(returns[0]), float(first_reward[0])) if p else (0.0, 0.0)
-        if cfg.action_choice == "best":
-            return float(elite_returns[0]), float(first_reward[index[0]]), *prior
-        expected = float(weights @ elite_returns)
-        predicted = float(weights @ first_reward.index_select(0, index))
-        return expected, predicted, *prior
+        return _Scores(returns, first_reward, elite_returns, index, weights)
 
     def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
         """Discounted reward + terminal value (- disagreement and prior penalties) for
