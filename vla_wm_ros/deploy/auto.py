@@ -16,8 +16,10 @@ explicitly to use it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,39 +81,15 @@ def choose_backend(
     """The remembered choice for this key, else measure every candidate (default: every
     backend available here but compile) and remember the fastest. `checkpoint`: the
     directory's `checkpoint_hash` when the caller has it already."""
+    from vla_wm_ros.deploy.deployed import deploy
+
     here = available_backends(device, precision)
     if candidates is None:
         candidates = [c for c in here if c not in NOT_CANDIDATES]
     candidates = [c for c in candidates if c in here]
     if not candidates:
         raise BackendUnavailable(f"no backend runs {precision} on {device} here")
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / "auto.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return _choose_locked(
-            world_model,
-            model_dir,
-            checkpoint or checkpoint_hash(model_dir),
-            device,
-            precision,
-            root,
-            force,
-            candidates,
-        )
-
-
-def _choose_locked(
-    world_model: WorldModel,
-    model_dir: Path,
-    checkpoint: str,
-    device: str,
-    precision: str,
-    root: Path,
-    force: bool,
-    candidates: list[str],
-) -> str:
-    from vla_wm_ros.deploy.deployed import deploy
-
+    checkpoint = checkpoint or checkpoint_hash(model_dir)
     key = {
         "checkpoint": checkpoint,
         "torch": str(torch.__version__),
@@ -121,20 +99,30 @@ def _choose_locked(
         "candidates": candidates,
     }
     path = root / AUTO_FILE
-    if not force and path.is_file():
-        try:
-            remembered = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
-            remembered = None
-        if isinstance(remembered, dict) and remembered.get("key") == key:
-            return str(remembered["backend"])
-    measured = {}
-    for name in candidates:
-        deployed = deploy(
-            world_model, model_dir, name, device, precision, root, force, checkpoint=checkpoint
-        )
-        measured[name] = round(tick_ms(world_model, deployed), 3)
-    best = min(measured, key=measured.get)
-    record = {"key": key, "backend": best, "tick_ms": measured}
-    path.write_text(yaml.safe_dump(record, sort_keys=False))
-    return best
+    with _exclusive(root):  # nodes launched together: one measures, the others read
+        if not force and path.is_file():
+            try:
+                remembered = yaml.safe_load(path.read_text())
+            except yaml.YAMLError:
+                remembered = None
+            if isinstance(remembered, dict) and remembered.get("key") == key:
+                return str(remembered["backend"])
+        measured = {}
+        for name in candidates:
+            deployed = deploy(
+                world_model, model_dir, name, device, precision, root, force, checkpoint=checkpoint
+            )
+            measured[name] = round(tick_ms(world_model, deployed), 3)
+        best = min(measured, key=measured.get)
+        record = {"key": key, "backend": best, "tick_ms": measured}
+        path.write_text(yaml.safe_dump(record, sort_keys=False))
+        return best
+
+
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Hold the engine cache's auto.lock (released when the file closes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "auto.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
