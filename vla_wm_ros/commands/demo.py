@@ -4,8 +4,8 @@ Starts the whole graph with Meta-World and the shipped models, sends an instruct
 ("close the window" unless told otherwise: a task the shipped model does best) through
 `~/set_goal`, resets the simulator to the task it grounds to, shows progress live, and
 ends with success or failure, the episode length and the control-loop latency (p50/p99).
-Writes a GIF of the camera stream
-and a PNG of the reward the planner predicted against the reward the simulator gave.
+Writes a GIF of the camera stream and a PNG of the reward the planner predicted against
+the reward the simulator gave.
 
 Without the shipped models (models/, made by `vla-wm train`) it says so and exits
 non-zero: it never shows a result it did not measure.
