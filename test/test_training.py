@@ -274,13 +274,22 @@ def test_dagger_round_trains_the_actor_on_relabelled_rollouts(tiny_run, sim_data
 
 def test_dagger_cli_chains_runs_and_keeps_their_history(tiny_run, sim_data, tmp_path):
     from vla_wm_ros.cli import main
-    from vla_wm_ros.models.checkpoint import read_meta
+    from vla_wm_ros.models.checkpoint import load_checkpoint, read_meta
 
     start, ckpts = tiny_run / MODEL_DIR, [tmp_path / "d1", tmp_path / "d2"]
     for seed, (ckpt, out) in enumerate(zip([start, ckpts[0]], ckpts, strict=True)):
         args = ["dagger", "--ckpt", str(ckpt), "--data", str(sim_data), "--out", str(out)]
-        args += ["--tasks", "reach", "--rounds", "1", "--episodes", "1", "--max-steps", "32"]
-        assert main([*args, "--bc-steps", "2", "--seed", str(seed), "--threads", "1"]) == 0
+        args += ["--tasks", "reach", "--rounds", str(seed + 1), "--episodes", "1"]
+        args += ["--max-steps", "32", "--bc-steps", "2", "--seed", str(seed), "--threads", "1"]
+        assert main([*args, *(["--save-rounds", "--lr", "1e-3"] if seed else [])]) == 0
+    # the second run saved each of its two rounds; the last round is the final checkpoint
+    rounds = [load_checkpoint(ckpts[1] / f"round-{r}").actor.state_dict() for r in (0, 1)]
+    final = load_checkpoint(ckpts[1]).actor.state_dict()
+    assert all(torch.equal(rounds[1][k], v) for k, v in final.items())
+    assert any(not torch.equal(rounds[0][k], v) for k, v in final.items())
+    assert len(read_meta(ckpts[1] / "round-0")["dagger_runs"][-1]["rounds"]) == 1
+    assert read_meta(ckpts[1])["dagger_runs"][-1]["config"]["lr"] == 1e-3
+    assert not (ckpts[0] / "round-0").exists()  # only with --save-rounds
     meta = read_meta(ckpts[1])
     assert [run["started_from"] for run in meta["dagger_runs"]] == [str(start), str(ckpts[0])]
     assert all(run["tasks"] == ["reach"] for run in meta["dagger_runs"])

@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=120)
     parser.add_argument("--beta", type=float, default=0.5, help="expert execution prob, round 0")
     parser.add_argument("--bc-steps", type=int, default=800, help="actor updates per round")
+    parser.add_argument("--lr", type=float, default=3e-4, help="actor learning rate")
+    parser.add_argument(
+        "--save-rounds", action="store_true", help="also save each round's weights as OUT/round-N"
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling and placements (0-1999)")
     parser.add_argument("--split-seed", type=int, default=0, help="the training run's seed")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -56,20 +60,40 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         beta=args.beta,
         bc_steps=args.bc_steps,
+        lr=args.lr,
         seed=args.seed,
     )
+    out = Path(args.out)
     try:
         wm = load_checkpoint(args.ckpt)
         meta = read_meta(args.ckpt)
-        result = dagger(wm, args.data, tasks, cfg, default_embedder(), split_seed=args.split_seed)
+        earlier = meta.pop("dagger_runs", [])
+        rounds: list[dict] = []
+
+        def save(where: Path, result: dict) -> None:
+            runs = [*earlier, dict(result, tasks=tasks, started_from=args.ckpt)]
+            save_checkpoint(wm, where, extra=dict(meta, dagger_runs=runs))  # oldest run first
+            for extra in Path(args.ckpt).glob("dynamics_*.safetensors"):
+                (where / extra.name).write_bytes(extra.read_bytes())
+
+        def round_done(row: dict) -> None:
+            rounds.append(row)
+            if args.save_rounds:
+                save(out / f"round-{row['round']}", {"rounds": rounds, "config": cfg.__dict__})
+
+        result = dagger(
+            wm,
+            args.data,
+            tasks,
+            cfg,
+            default_embedder(),
+            split_seed=args.split_seed,
+            on_round=round_done,
+        )
     except (CheckpointError, ConfigError, DatasetError) as exc:
         print(f"dagger: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    runs = [*meta.pop("dagger_runs", []), dict(result, tasks=tasks, started_from=args.ckpt)]
-    save_checkpoint(wm, out, extra=dict(meta, dagger_runs=runs))  # every run, oldest first
-    for extra in Path(args.ckpt).glob("dynamics_*.safetensors"):
-        (out / extra.name).write_bytes(extra.read_bytes())
+    save(out, result)
     if args.json:
         print(json.dumps(result))
     else:

@@ -15,6 +15,7 @@ Rollout placements are seeds no collector or evaluation uses (2**31 + 10**7 + ..
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,8 +113,12 @@ def dagger(
     split_seed: int = 0,
     val_fraction: float = 0.1,
     progress: bool = True,
+    on_round: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Run the rounds in place on `wm.actor`; returns per-round rollout success and loss."""
+    """Run the rounds in place on `wm.actor`; returns per-round rollout success and loss.
+    `on_round` sees each round's report once its actor updates are done (e.g. to save the
+    weights of every round: a round's rollout success swings, so the last is not always
+    the best)."""
     from tqdm import tqdm
 
     from vla_wm_ros.language.suite import load_suite
@@ -188,4 +193,6 @@ def dagger(
                 "train_s": round(time.perf_counter() - start - rollout_s, 1),
             }
         )
+        if on_round is not None:
+            on_round(report[-1])
     return {"rounds": report, "config": cfg.__dict__}
