@@ -297,3 +297,36 @@ def test_dagger_cli_chains_runs_and_keeps_their_history(tiny_run, sim_data, tmp_
     assert {p.name for p in ckpts[1].glob("dynamics_*")} == {
         p.name for p in start.glob("dynamics_*")
     }
+
+
+def test_average_cli_means_the_actors_and_refuses_different_world_models(
+    tiny_run, tmp_path, capsys
+):
+    from vla_wm_ros.cli import main
+    from vla_wm_ros.models.checkpoint import load_checkpoint, read_meta, save_checkpoint
+
+    start = tiny_run / MODEL_DIR
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for shift, where in zip((1.0, 3.0), dirs, strict=True):
+        wm = load_checkpoint(start)
+        with torch.no_grad():
+            for p in wm.actor.parameters():
+                p.add_(shift)
+        save_checkpoint(wm, where)
+    assert main(["average", *map(str, dirs), "--out", str(tmp_path / "mean")]) == 0
+    mean, base = load_checkpoint(tmp_path / "mean"), load_checkpoint(start)
+    for k, v in mean.actor.state_dict().items():
+        torch.testing.assert_close(v, base.actor.state_dict()[k] + 2.0)
+    assert all(torch.equal(v, base.rssm.state_dict()[k]) for k, v in mean.rssm.state_dict().items())
+    assert read_meta(tmp_path / "mean")["actor_average_of"] == list(map(str, dirs))
+
+    other = load_checkpoint(start)
+    with torch.no_grad():
+        next(iter(other.rssm.parameters())).add_(0.1)
+    save_checkpoint(other, tmp_path / "other")
+    assert (
+        main(["average", str(dirs[0]), str(tmp_path / "other"), "--out", str(tmp_path / "x")]) == 2
+    )
+    assert "differs from the last outside the actor" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert main(["average", str(dirs[0]), "--out", str(tmp_path / "y")]) == 2

@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "ground",
     "train",
     "dagger",
+    "average",
     "eval_world_model",
     "eval_actor",
     "bench_imagine",
