@@ -120,3 +120,20 @@ def camera_image(rng: np.random.Generator, size: int = 64, encoding: str = "rgb8
     from vla_wm_ros.runtime.image_conversion import rgb_to_image
 
     return rgb_to_image(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), encoding)
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each Python thread of this process, by thread name."""
+    import os
+    import threading
+
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for thread in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        out[thread.name] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out

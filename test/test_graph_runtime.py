@@ -7,9 +7,19 @@ joint states, clock and episode status, and takes resets by service.
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
-from graph_fixtures import Probe, make_tiny_checkpoint, rate_hz, rosout_qos, start_graph
+from graph_fixtures import (
+    Probe,
+    make_tiny_checkpoint,
+    rate_hz,
+    rosout_qos,
+    start_graph,
+    thread_cpu_seconds,
+)
 
 pytestmark = [pytest.mark.graph, pytest.mark.slow]
 
@@ -91,6 +101,21 @@ def test_goal_by_service_drives_actions_at_the_configured_rate(rig):
     assert episode[-1].task == "button-press-topdown"
     assert episode[-1].step > 20, "the simulator did not step"
     assert len(rig.heard["/camera/image_raw"]) > 20 and len(rig.heard["/joint_states"]) > 20
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread CPU needs Linux /proc")
+def test_no_executor_thread_busy_loops_while_the_loop_runs(rig):
+    """Each node spins its own executor, blocked in rcl_wait between callbacks. One
+    MultiThreadedExecutor for the graph kept its spin thread at 93-97 % of a core here
+    (it re-yields dispatched callbacks without waiting), starving the planner."""
+    before, start = thread_cpu_seconds(), time.monotonic()
+    rig.spin_for(3.0)  # the simulator steps and the planner acts at 10 Hz meanwhile
+    after, wall = thread_cpu_seconds(), time.monotonic() - start
+    busy = {name: (after[name] - before.get(name, 0.0)) / wall for name in after}
+    assert any(name.startswith("vla-wm-planner") for name in busy), sorted(busy)
+    print("\nCPU share per thread:", {k: round(v, 2) for k, v in busy.items() if v > 0.01})
+    hot = {name: round(share, 2) for name, share in busy.items() if share > 0.6}
+    assert not hot, f"threads busy-looping (share of one core): {hot}"
 
 
 def test_reset_service_and_bad_actions(rig):

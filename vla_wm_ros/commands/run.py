@@ -2,7 +2,8 @@
 
 Takes the same arguments as controller.launch.py (sim, use_sim_time, params_file,
 model_dir, device, backend, control_frequency) and starts the same nodes with the same
-parameters and remappings, on one multi-threaded executor. Ctrl-C stops it cleanly.
+parameters and remappings, each node on an executor thread of its own. Ctrl-C stops it
+cleanly.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ def graph_arguments(args: argparse.Namespace):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_launch_arguments(parser)
-    parser.add_argument("--threads", type=int, default=6, help="executor threads (default 6)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.runtime.in_process import InProcessGraph
 
     specs = describe(graph_arguments(args))
-    graph = InProcessGraph(specs, num_threads=args.threads)
+    graph = InProcessGraph(specs)
     names = ", ".join(spec.name for spec in specs)
     print(f"vla-wm run: {names} up ({args.sim}); Ctrl-C to stop", flush=True)
     try:

@@ -96,7 +96,7 @@ def run_backend(
             (profile.image, profile.joint_states, profile.action_sink.topic),
             context=graph.context,
         )
-        graph.executor.add_node(probe)
+        graph.add(probe)
         graph.start()
         client = GraphClient(context=graph.context)
         try:
@@ -111,7 +111,7 @@ def run_backend(
             time.sleep(3.0 / rate_hz)  # let the last frames' answers arrive
         finally:
             client.close()
-            graph.executor.remove_node(probe)
+            graph.remove(probe)
             probe.destroy_node()
     units = load_model_runtime(model_dir, device, backend).units  # the graph's, cached
     report = summarise(probe.frames[first : first + ticks], 1e3 / rate_hz)

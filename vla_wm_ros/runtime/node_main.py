@@ -1,7 +1,8 @@
 """The `main()` every node shares: init, spin until Ctrl-C or shutdown, clean up.
 
-A node started by `ros2 run` / `ros2 launch` runs in its own process with a
-multi-threaded executor (its callback groups decide what may overlap). rclpy's signal
+A node started by `ros2 run` / `ros2 launch` runs in its own process on a
+single-threaded executor: rclpy's MultiThreadedExecutor busy-loops while a callback it
+dispatched waits for a pool thread (see runtime/in_process.py). rclpy's signal
 handlers are not installed, so Ctrl-C arrives as KeyboardInterrupt while the context is
 still up: the node's destroy_node() can still publish (the planner sends a last hold
 action there) before the context shuts down.
@@ -10,7 +11,7 @@ action there) before the context shuts down.
 from __future__ import annotations
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 
@@ -19,7 +20,7 @@ def run_node(node_class, args: list[str] | None = None) -> None:
     node = None
     try:
         node = node_class()
-        executor = MultiThreadedExecutor()
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
