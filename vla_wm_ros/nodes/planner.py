@@ -6,7 +6,9 @@ for the current goal, or a belief older than max_latent_age means the safe actio
 (hold), never a stale command; the reason goes to PlanStatus and /diagnostics at once.
 Otherwise one call into the core chooses the action against a deadline
 (deadline_fraction of the period): the world-model planner with actor prior, the actor
-alone, or uniform random actions (`mode`, for evaluation).
+alone, or uniform random actions (`mode`, for evaluation). A plan still not back at
+fallback_fraction of the period is abandoned for the actor's action (DeadlineGuard), so
+one slow iteration on a loaded machine does not make the tick late.
 
 Every action goes out on the configured sink (Float64MultiArray, TwistStamped,
 JointState, JointTrajectory), on ~/executed_action (normalised, for the state estimator)
@@ -33,7 +35,14 @@ from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
 from vla_wm_ros.config import ConfigError, from_dict
 from vla_wm_ros.runtime import diagnostics, qos, watchdog
 from vla_wm_ros.runtime.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
-from vla_wm_ros.runtime.control_policy import MODES, make_policy, safe_result
+from vla_wm_ros.runtime.control_policy import (
+    MODES,
+    ActorPolicy,
+    ControlPolicy,
+    make_policy,
+    safe_result,
+)
+from vla_wm_ros.runtime.deadline_guard import DeadlineGuard
 from vla_wm_ros.runtime.loop_stats import LoopStats
 from vla_wm_ros.runtime.model_runtime import MODEL_PARAMETERS, load_model_runtime
 from vla_wm_ros.runtime.node_main import run_node
@@ -91,6 +100,13 @@ PARAMETERS = [
         high=1.0,
     ),
     Param(
+        "fallback_fraction",
+        0.85,
+        "a plan not back this far into the period is abandoned for the actor's action",
+        low=0.05,
+        high=1.0,
+    ),
+    Param(
         "max_latent_age",
         0.3,
         "seconds after which a belief is stale and the safe action is sent",
@@ -139,9 +155,7 @@ class PlannerNode(Node):
         self._period = 1.0 / self.p.control_frequency
         # Fail at start, not on the first tick, when the sink cannot carry this action.
         action_to_message(self._sink, self._safe, self.get_clock().now().to_msg(), self._period)
-        self._policy = make_policy(
-            self.p.mode, self._model, self.p.planner, self.p.planner_config, self.p.seed
-        )
+        self._policy = self._make_policy()
         self._stats = LoopStats(self._period, self.p.stats_window)
         self._rejections = Rejections(self.get_logger())
         self._lock = threading.Lock()
@@ -179,6 +193,21 @@ class PlannerNode(Node):
             f"{action_dim}-D actions -> {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
+
+    def _make_policy(self) -> ControlPolicy:
+        """The mode's policy; a planner is held to the hard deadline by the actor."""
+        policy = make_policy(
+            self.p.mode, self._model, self.p.planner, self.p.planner_config, self.p.seed
+        )
+        if self.p.mode != "planner":
+            return policy
+        grace = (self.p.fallback_fraction - self.p.deadline_fraction) * self._period
+        if grace < 0:
+            raise ConfigError(
+                f"fallback_fraction {self.p.fallback_fraction} must not be below "
+                f"deadline_fraction {self.p.deadline_fraction}"
+            )
+        return DeadlineGuard(policy, ActorPolicy(self._model), grace)
 
     def _safe_action(self, action_dim: int) -> np.ndarray:
         values = np.asarray(self.p.safe_action, dtype=np.float64)
@@ -313,6 +342,7 @@ class PlannerNode(Node):
             "uncertainty": last.uncertainty if last else 0.0,
             "latent_age_ms": last.latent_age_ms if last else -1.0,
             "goal_id": last.goal_id if last and last.goal_id else "-",
+            "abandoned_plans": getattr(self._policy, "abandoned", 0),
             **self._rejections.report(),
         }
         if last is None:
@@ -331,6 +361,8 @@ class PlannerNode(Node):
         if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
             stamp = self.get_clock().now().to_msg()
             self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
+        if isinstance(getattr(self, "_policy", None), DeadlineGuard):
+            self._policy.close()
         super().destroy_node()
 
 
