@@ -168,7 +168,7 @@ class PlannerNode(Node):
         self._acted_on = 0
         self._last: PlanStatus | None = None
 
-        inputs = MutuallyExclusiveCallbackGroup()  # beliefs arrive while a tick plans
+        inputs = MutuallyExclusiveCallbackGroup()  # multi-threaded executor: beliefs during a tick
         self._sink_pub = self.create_publisher(
             MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
         )
