@@ -205,8 +205,10 @@ def test_planner_diagnostics_report_rate_latency_misses_and_uncertainty(rig):
 
     assert rig.spin_until(lambda: planner_values() is not None, 5)
     values = planner_values()
-    for key in ("rate_hz", "latency_p50_ms", "latency_p99_ms", "deadline_misses", "uncertainty"):
+    keys = ("rate_hz", "latency_p50_ms", "latency_p99_ms", "deadline_misses", "uncertainty")
+    for key in (*keys, "abandoned_plans"):
         assert key in values, key
+    assert int(values["abandoned_plans"]) >= 0
     # The timer never runs faster than configured; how much slower depends on the load of
     # the machine (speed is benchmarked, not asserted here).
     assert 0.0 < float(values["rate_hz"]) <= 10.0 * 1.2
