@@ -361,7 +361,7 @@ class PlannerNode(Node):
         if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
             stamp = self.get_clock().now().to_msg()
             self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
-        if isinstance(getattr(self, "_policy", None), DeadlineGuard):
+        if hasattr(self, "_policy"):
             self._policy.close()
         super().destroy_node()
 

@@ -55,6 +55,9 @@ class ControlPolicy:
     def act(self, state, goal: np.ndarray, deadline: float) -> Decision:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what the policy holds beyond its weights (threads); none by default."""
+
 
 class PlannerPolicy(ControlPolicy):
     def __init__(self, model: ModelRuntime, cfg: PlannerConfig) -> None:

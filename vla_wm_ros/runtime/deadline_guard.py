@@ -32,44 +32,39 @@ class DeadlineGuard(ControlPolicy):
         self.name = policy.name
         self._policy, self._fallback, self._grace = policy, fallback, grace
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
-        self._pending: Future | None = None
-        self._stale_warm_start = False
+        self._abandoned_plan: Future | None = None  # still running, or not yet settled
         self.abandoned = 0  # plans given up at the hard deadline, since start
 
     def reset(self, goal_id: str) -> None:
         super().reset(goal_id)
-        self._settle()
+        self._wait_for_abandoned_plan()
         self._policy.reset(goal_id)
         self._fallback.reset(goal_id)
-        self._stale_warm_start = False
 
     def act(self, state, goal: np.ndarray, deadline: float) -> Decision:
         hard_deadline = deadline + self._grace
         fallback = self._fallback.act(state, goal, hard_deadline)
-        if self._pending is not None and not self._pending.done():
-            return _late(fallback, "the previous plan is still running")
-        if self._pending is not None:
-            self._settle()
-        self._pending = self._worker.submit(self._policy.act, state, goal, deadline)
+        if self._abandoned_plan is not None:
+            if not self._abandoned_plan.done():
+                return _late(fallback, "the previous plan is still running")
+            self._wait_for_abandoned_plan()
+            if self.goal_id is not None:  # its warm start was built on an unsent action
+                self._policy.reset(self.goal_id)
+        plan = self._worker.submit(self._policy.act, state, goal, deadline)
         try:
-            decision = self._pending.result(timeout=max(hard_deadline - time.monotonic(), 0.0))
+            return plan.result(timeout=max(hard_deadline - time.monotonic(), 0.0))
         except FutureTimeout:
+            self._abandoned_plan = plan
             self.abandoned += 1
-            self._stale_warm_start = True
             return _late(fallback, f"plan not back {self._grace * 1e3:.0f} ms past its deadline")
-        self._pending = None
-        return decision
 
-    def _settle(self) -> None:
-        """Wait for an abandoned plan and drop the warm start it left."""
-        if self._pending is not None:
-            # Its error, if any, is not this tick's: the tick that abandoned it answered.
-            with contextlib.suppress(Exception):
-                self._pending.result()
-            self._pending = None
-        if self._stale_warm_start and self.goal_id is not None:
-            self._policy.reset(self.goal_id)
-        self._stale_warm_start = False
+    def _wait_for_abandoned_plan(self) -> None:
+        if self._abandoned_plan is None:
+            return
+        # Its error, if any, is not this tick's: the tick that abandoned it answered.
+        with contextlib.suppress(Exception):
+            self._abandoned_plan.result()
+        self._abandoned_plan = None
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)

@@ -9,8 +9,8 @@ process: a slow planner tick never blocks the camera path.
 Not one MultiThreadedExecutor for all: while any callback it has dispatched waits for a
 pool thread, rclpy's MultiThreadedExecutor re-yields it without blocking in rcl_wait, so
 its spin thread busy-loops in Python holding the GIL. Measured with this graph on the
-2-core machine: the spin thread at 93-97 % of a core, ~1250 wait sets built per second
-with nothing ready, and an actor-only tick at p50 208 ms instead of ~5 ms.
+2-core machine: the spin thread at 87-97 % of a core, ~1250 wait sets built per second
+with nothing ready, and an actor-only tick at p50 208 ms instead of 1.4 ms.
 """
 
 from __future__ import annotations
