@@ -33,21 +33,22 @@ from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
 from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.runtime import diagnostics, qos, watchdog
-from vla_wm_ros.runtime.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
-from vla_wm_ros.runtime.control_policy import (
+from vla_wm_ros.control import watchdog
+from vla_wm_ros.control.control_policy import (
     MODES,
     ActorPolicy,
     ControlPolicy,
     make_policy,
     safe_result,
 )
-from vla_wm_ros.runtime.deadline_guard import DeadlineGuard
-from vla_wm_ros.runtime.loop_stats import LoopStats
-from vla_wm_ros.runtime.model_runtime import MODEL_PARAMETERS, load_model_runtime
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.control.deadline_guard import DeadlineGuard
+from vla_wm_ros.control.loop_stats import LoopStats
+from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 SINK_PARAMETERS = [
     Param(

@@ -26,12 +26,12 @@ from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import EpisodeStatus
 from vla_wm_interfaces.srv import ResetEpisode
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.graph import SIM_IMAGE, SIM_JOINT_STATES
-from vla_wm_ros.runtime.image_conversion import ENCODINGS, rgb_to_image
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
+from vla_wm_ros.ros.image_conversion import ENCODINGS, rgb_to_image
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.env import MetaWorldEnv
 

@@ -21,11 +21,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Embedding, Goal, LatentState
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.model_runtime import MODEL_PARAMETERS, load_model_runtime
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
     *MODEL_PARAMETERS,

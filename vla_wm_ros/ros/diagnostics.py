@@ -15,7 +15,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
-from vla_wm_ros.runtime import qos
+from vla_wm_ros.ros import qos
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
