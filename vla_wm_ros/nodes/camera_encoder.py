@@ -12,7 +12,6 @@ import time
 from collections import deque
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -47,14 +46,7 @@ class CameraEncoder(Node):
         self._latency_ms: deque[float] = deque(maxlen=100)
         self._encoded = 0
         self._pub = self.create_publisher(Embedding, "~/embedding", qos.SENSOR)
-        # Its own group: encoding never waits for (or blocks) the planner's tick.
-        self.create_subscription(
-            Image,
-            "image",
-            self._on_image,
-            qos.SENSOR,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
+        self.create_subscription(Image, "image", self._on_image, qos.SENSOR)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"encoder {self._model.encoder_id} on {self.p.device} "

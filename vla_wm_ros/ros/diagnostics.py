@@ -20,6 +20,8 @@ from vla_wm_ros.ros import qos
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
 ERROR = DiagnosticStatus.ERROR
+# The level names control/ reports health with (it does not import diagnostic_msgs).
+LEVELS = {"ok": OK, "warn": WARN, "error": ERROR}
 
 Report = tuple[bytes, str, dict[str, Any]]  # (level: OK/WARN/ERROR, message, values)
 
