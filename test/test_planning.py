@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from linear_system import point_mass
 
 from vla_wm_ros.config import ConfigError, from_dict
 from vla_wm_ros.planning import (
@@ -23,7 +24,6 @@ from vla_wm_ros.planning import (
     build_planner,
     load_preset,
 )
-from vla_wm_ros.planning.linear_system import point_mass
 
 X0 = torch.tensor([1.0, -0.6, 0.0, 0.3, 0.0, 0.0, 1.0])  # position, velocity, last action, 1
 GOAL = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])

@@ -13,7 +13,6 @@ the next reset.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -62,25 +61,6 @@ PARAMETERS = [
 ]
 
 
-def camera_fovy(env: MetaWorldEnv, camera: str) -> float:
-    """Vertical field of view (degrees) of the rendering camera, from the MuJoCo model.
-
-    The env wrapper does not expose its MuJoCo model, so this reads Meta-World's (the
-    wrapped env's `model`): a named camera's own fovy, or the free camera's global one.
-    """
-    import mujoco
-
-    model = env._env.model
-    cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-    return float(model.cam_fovy[cam_id]) if cam_id >= 0 else float(model.vis.global_.fovy)
-
-
-def pinhole_intrinsics(fovy_deg: float, width: int, height: int) -> tuple[float, ...]:
-    """(fx, fy, cx, cy) of MuJoCo's pinhole camera: square pixels, centred principal point."""
-    fy = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
-    return fy, fy, (width - 1) / 2, (height - 1) / 2
-
-
 class SimBridge(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_bridge", **kwargs)
@@ -98,7 +78,6 @@ class SimBridge(Node):
         self.create_service(ResetEpisode, "~/reset", self._on_reset)
 
         self._env: MetaWorldEnv | None = None
-        self._fovy = 45.0
         self._task = ""
         self._seed = 0
         self._step = 0
@@ -135,7 +114,6 @@ class SimBridge(Node):
                     self._env.close()
                 self._env, self._task = env, task
             obs = self._env.reset(seed=seed)
-            self._fovy = camera_fovy(self._env, self.p.camera)
         except (ValueError, KeyError) as exc:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self._seed, self._step, self._done = seed, 0, False
@@ -183,7 +161,7 @@ class SimBridge(Node):
         self._episode_pub.publish(status)
 
     def _camera_info(self, image: Image) -> CameraInfo:
-        fx, fy, cx, cy = pinhole_intrinsics(self._fovy, image.width, image.height)
+        fx, fy, cx, cy = self._env.camera_intrinsics(image.width, image.height)
         info = CameraInfo(
             header=image.header,
             height=image.height,
