@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.bench.roofline import gemm_flops_per_s
     from vla_wm_ros.config.model import load_preset as load_model_preset
-    from vla_wm_ros.planning import build_planner, load_preset
+    from vla_wm_ros.planning import build_planner, load_planner_preset
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
     torch.set_num_threads(args.threads)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(presets) * args.rounds, desc="bench planner", file=sys.stderr)
     results: dict[str, dict] = {}
     for preset in presets:
-        wm_cfg, planner_cfg = load_model_preset(preset), load_preset(preset)
+        wm_cfg, planner_cfg = load_model_preset(preset), load_planner_preset(preset)
         sampling = sampling_settings(planner_cfg)
         wm = make_world_model(wm_cfg, wm_cfg.action_dim, args.seed)
         model = WorldModelPlanningModel(wm)
