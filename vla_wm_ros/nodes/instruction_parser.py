@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 
 from vla_wm_interfaces.msg import Goal
@@ -55,12 +54,7 @@ class InstructionParser(Node):
         self._current: Goal | None = None
         self._accepted = 0
         self._pub = self.create_publisher(Goal, "~/goal", qos.GOAL)
-        self.create_service(
-            SetGoal,
-            "~/set_goal",
-            self._on_set_goal,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
+        self.create_service(SetGoal, "~/set_goal", self._on_set_goal)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"grounding to {len(self._grounder.task_names)} tasks (similarity >= "
