@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "collect",
     "bag_export",
     "bag_import",
+    "data_import",
     "ground",
     "train",
     "dagger",
