@@ -292,7 +292,8 @@ def _assemble(path, cfg, streams, crop, info_msg, image_type, custom) -> Recordi
         or custom.get("instruction", "")
     )
     if not instruction:
-        raise DatasetError(f"{path}: no instruction on {cfg.topics.instruction!r}; pass one")
+        source = f"on {cfg.topics.instruction!r}" if cfg.topics.instruction else "topic set"
+        raise DatasetError(f"{path}: no instruction {source}; pass one (--instruction)")
     done = np.zeros(rows, dtype=bool)
     done[-1] = True
     frames = np.stack([image for _, image in images])

@@ -26,7 +26,7 @@ class DatasetSpec:
     action_high: list[float]
     environment_state_dim: int = 0  # 0: no observation.environment_state column
     robot_type: str = "unknown"
-    source: str = ""  # what produced the data: "metaworld", "mcap", ...
+    source: str = ""  # what produced the data: "metaworld", "rosbag2", "lerobot"
     camera: str = ""
     extra: dict = field(default_factory=dict)  # free-form provenance (kept in info.json)
 
