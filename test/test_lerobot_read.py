@@ -371,46 +371,108 @@ def test_data_import_makes_a_foreign_video_dataset_ours(v3_video, tmp_path):
     assert np.array_equal(ep.action, action(1, LENGTHS[1]))
 
 
-def test_dataset_written_by_lerobot_itself(tmp_path):
-    lerobot_dataset = pytest.importorskip(
+@pytest.fixture
+def lerobot_dataset():
+    return pytest.importorskip(
         "lerobot.datasets.lerobot_dataset", reason="LeRobot is not installed (optional)"
     )
+
+
+def _write_with_lerobot(module, root: Path, use_videos: bool) -> list[dict]:
+    """Two 5-frame episodes written by LeRobotDataset itself (its own PyAV AV1 encoder
+    when `use_videos`); returns the frames as given."""
+    camera = "video" if use_videos else "image"
     features = {
         "observation.image": {
-            "dtype": "image",
+            "dtype": camera,
             "shape": (32, 32, 3),
             "names": ["height", "width", "channels"],
         },
         "observation.state": {"dtype": "float32", "shape": (2,), "names": ["j0", "j1"]},
         "action": {"dtype": "float32", "shape": (2,), "names": ["a0", "a1"]},
     }
-    ds = lerobot_dataset.LeRobotDataset.create(
-        "local/test",
-        fps=10,
-        features=features,
-        root=tmp_path / "lr",
-        robot_type="toy",
-        use_videos=False,
+    ds = module.LeRobotDataset.create(
+        "local/test", fps=10, features=features, root=root, robot_type="toy", use_videos=use_videos
     )
-    rng = np.random.default_rng(0)
     written = []
     for e in range(2):
-        for _ in range(5):
+        for t in range(5):
+            image = frame("observation.images.wrist", e, t)[8:40, 8:40]
             f = {
-                "observation.image": rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
-                "observation.state": rng.normal(size=2).astype(np.float32),
-                "action": rng.normal(size=2).astype(np.float32),
+                "observation.image": np.ascontiguousarray(image),
+                "observation.state": np.array([e, t], dtype=np.float32),
+                "action": np.array([t * 0.5, -e], dtype=np.float32),
                 "task": f"task {e}",
             }
             written.append(f)
             ds.add_frame(f)
         ds.save_episode()
     ds.finalize()
+    return written
+
+
+@pytest.mark.parametrize("use_videos", [False, True])
+def test_dataset_written_by_lerobot_itself(lerobot_dataset, tmp_path, use_videos):
+    written = _write_with_lerobot(lerobot_dataset, tmp_path / "lr", use_videos)
     ours = EpisodeDataset(tmp_path / "lr")
     assert ours.spec.state_names == ["j0", "j1"] and ours.spec.robot_type == "toy"
+    assert ours.camera.video == use_videos
     for e in range(2):
         ep = ours.episode(e)
         assert ep.instruction == f"task {e}"
         rows = written[5 * e : 5 * e + 5]
-        assert np.array_equal(ep.images, np.stack([r["observation.image"] for r in rows]))
+        images = np.stack([r["observation.image"] for r in rows])
+        if use_videos:
+            assert np.abs(ep.images.astype(float) - images).mean() < 6.0
+        else:
+            assert np.array_equal(ep.images, images)
         assert np.array_equal(ep.action, np.stack([r["action"] for r in rows]))
+
+
+def test_lerobot_loads_and_aggregates_ours(lerobot_dataset, tmp_path):
+    from lerobot.datasets.aggregate import aggregate_datasets
+
+    roots = []
+    for part in range(2):
+        root = tmp_path / f"ours{part}"
+        spec = DatasetSpec(10.0, (32, 32, 3), ["j0", "j1"], ["a0", "a1"], [-1.0] * 2, [1.0] * 2)
+        with DatasetWriter(root, spec) as writer:
+            for e in range(2):
+                n = 4 + e
+                done = np.zeros(n, bool)
+                done[-1] = True
+                writer.add(
+                    Episode(
+                        images=np.stack(
+                            [
+                                frame("observation.images.wrist", e + part, t)[:32, :32]
+                                for t in range(n)
+                            ]
+                        ),
+                        state=state(e, n)[:, :2],
+                        action=action(e + part, n)[:, :2],
+                        reward=np.zeros(n, np.float32),
+                        success=np.zeros(n, bool),
+                        done=done,
+                        terminated=np.zeros(n, bool),
+                        timestamp=(np.arange(n) / 10).astype(np.float32),
+                        instruction=f"task {part}.{e}",
+                        task="t",
+                    )
+                )
+        roots.append(root)
+    loaded = lerobot_dataset.LeRobotDataset("local/ours0", root=roots[0])
+    item = loaded[5]  # episode 1, frame 1
+    assert np.allclose(item["action"].numpy(), action(1, 5)[1, :2])
+    assert item["task"] == "task 0.1"
+    merged = tmp_path / "merged"
+    aggregate_datasets(
+        ["local/ours0", "local/ours1"], "local/merged", roots=roots, aggr_root=merged
+    )
+    ds = EpisodeDataset(merged)
+    assert ds.num_episodes == 4
+    for part in range(2):
+        for e in range(2):
+            ep = ds.episode(2 * part + e)
+            assert ep.instruction == f"task {part}.{e}"
+            assert np.array_equal(ep.action, action(e + part, 4 + e)[:, :2])

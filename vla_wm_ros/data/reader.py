@@ -146,6 +146,18 @@ def _read_table(path: Path) -> pa.Table:
         raise DatasetError(f"{path}: corrupt or truncated parquet file ({exc})") from None
 
 
+def _task_column(tasks: pa.Table) -> str | None:
+    """The column holding the task text: "task", or the pandas index LeRobot writes it as
+    (an unnamed index is stored as `__index_level_0__`)."""
+    if "task" in tasks.column_names:
+        return "task"
+    pandas_meta = json.loads((tasks.schema.metadata or {}).get(b"pandas", b"{}"))
+    for name in pandas_meta.get("index_columns", []):
+        if isinstance(name, str) and pa.types.is_string(tasks.schema.field(name).type):
+            return name
+    return None
+
+
 def _is_v2(info: dict) -> bool:
     return str(info.get("codebase_version", "")).startswith("v2")
 
@@ -192,9 +204,13 @@ class EpisodeDataset:
             pairs = [(r["task_index"], r["task"]) for r in rows]
         else:
             tasks = _read_table(self.root / L.TASKS_PATH)
-            if "task" not in tasks.column_names:
-                raise DatasetError(f"{self.root / L.TASKS_PATH}: no 'task' column")
-            pairs = zip(tasks["task_index"].to_pylist(), tasks["task"].to_pylist(), strict=True)
+            column = _task_column(tasks)
+            if column is None or "task_index" not in tasks.column_names:
+                raise DatasetError(
+                    f"{self.root / L.TASKS_PATH}: no task text and task_index columns "
+                    f"(has {tasks.column_names})"
+                )
+            pairs = zip(tasks["task_index"].to_pylist(), tasks[column].to_pylist(), strict=True)
         return [task for _, task in sorted(pairs)]
 
     def _load_episode_rows(self) -> list[dict]:
