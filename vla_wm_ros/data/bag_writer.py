@@ -150,7 +150,7 @@ def export_episode(
 
             joint_names = list(spec.state_names)
             for t in range(episode.length):
-                ns = int(np.rint(float(episode.timestamp[t]) * 1e9))
+                ns = _offset_ns(episode.timestamp[t])
                 at = stamp_start + ns
                 if clock == "sim":
                     emit("clock", T["rosgraph_msgs/msg/Clock"](clock=stamp(at)), ns)
@@ -186,6 +186,13 @@ def export_episode(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _offset_ns(timestamp: np.float32) -> int:
+    """ns since the episode start: whole microseconds (0.1 s, not float32's 100000001 ns)
+    when that reads back as the same float32, else the nearest ns."""
+    us = round(float(timestamp) * 1e6) * 1000
+    return us if np.float32(us / 1e9) == np.float32(timestamp) else round(float(timestamp) * 1e9)
 
 
 def _image(T, rgb: np.ndarray, header, image_format: str):

@@ -42,7 +42,10 @@ def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> Wo
     model = load_preset(cfg.model)
     spec = dataset.spec
     if spec.image_shape[0] != spec.image_shape[1]:
-        raise TrainError(f"{dataset.root}: images must be square, got {spec.image_shape}")
+        raise TrainError(
+            f"{dataset.root}: images must be square, got {spec.image_shape}; "
+            "make a square copy with `vla-wm data import --image-size 64`"
+        )
     encoder = dataclasses.replace(model.encoder, image_size=spec.image_shape[0])
     out = dataclasses.replace(
         model,
