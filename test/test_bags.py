@@ -131,6 +131,23 @@ def write_robot_bag(
             w.write(info, ns, TS.serialize_cdr(cinfo, "sensor_msgs/msg/CameraInfo"))
             if action_type == "std_msgs/msg/String":
                 amsg = T["std_msgs/msg/String"](data="go")
+            elif action_type == "sensor_msgs/msg/JointState":  # names in another order
+                amsg = T[action_type](
+                    header=_header(ns),
+                    name=["vz", "vx"],
+                    position=np.array(action_value(t)[::-1]),
+                    velocity=np.zeros(0),
+                    effort=np.zeros(0),
+                )
+            elif action_type == "geometry_msgs/msg/TwistStamped":
+                vec = T["geometry_msgs/msg/Vector3"]
+                amsg = T[action_type](
+                    header=_header(ns),
+                    twist=T["geometry_msgs/msg/Twist"](
+                        linear=vec(x=action_value(t)[0], y=action_value(t)[1], z=0.0),
+                        angular=vec(x=0.0, y=0.0, z=0.5),
+                    ),
+                )
             else:
                 amsg = T[action_type](
                     layout=T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0),
@@ -191,6 +208,22 @@ def test_robot_bag_folder_is_read_by_name_at_model_size(tmp_path, storage, image
     k = np.array(rec.camera_info["k"]).reshape(3, 3)
     assert np.allclose(k[0], [100 * 2 / 3, 0, (64 - 16) * 2 / 3])
     assert rec.camera_info["width"] == rec.camera_info["height"] == 64
+
+
+def test_joint_state_and_twist_actions_by_name(tmp_path):
+    bag = write_robot_bag(tmp_path / "js", "mcap", action_type="sensor_msgs/msg/JointState")
+    rec = read_bag(bag, config(action_names=["vx", "vz"]))
+    assert rec.action_names == ["vx", "vz"]
+    assert np.allclose(rec.episode.action, [action_value(t) for t in range(FRAMES)])
+    rec = read_bag(bag, config())  # no names configured: the message's own order
+    assert rec.action_names == ["vz", "vx"]
+    assert np.allclose(rec.episode.action[:, ::-1], [action_value(t) for t in range(FRAMES)])
+
+    bag = write_robot_bag(tmp_path / "tw", "sqlite3", action_type="geometry_msgs/msg/TwistStamped")
+    rec = read_bag(bag, config())
+    assert rec.action_names[:3] == ["linear_x", "linear_y", "linear_z"]
+    assert np.allclose(rec.episode.action[:, :2], [action_value(t) for t in range(FRAMES)])
+    assert np.allclose(rec.episode.action[:, 5], 0.5)
 
 
 def test_single_storage_files_and_misnamed_or_bare_folders(tmp_path):

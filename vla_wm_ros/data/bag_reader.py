@@ -86,9 +86,16 @@ def _custom_data(folder: Path) -> dict[str, str]:
     }
 
 
+@dataclass
+class OpenBag:
+    reader: object  # rosbags.highlevel.AnyReader, open
+    storage: str  # "mcap", "sqlite3" or "rosbag2 folder (mcap)", ... for messages
+    custom: dict[str, str]  # our exporter's custom_data (vla_wm.* keys, prefix removed)
+
+
 @contextlib.contextmanager
 def open_bag(path: str | Path):
-    """An open rosbags AnyReader over `path`, with `.custom` set to our custom_data."""
+    """An `OpenBag` over `path` (closed when the block ends)."""
     from rosbags.highlevel import AnyReader, AnyReaderError
     from rosbags.typesys import Stores, get_typestore
 
@@ -126,9 +133,7 @@ def open_bag(path: str | Path):
         except (AnyReaderError, OSError, ValueError, KeyError, EOFError) as exc:
             raise DatasetError(f"{path}: cannot read this {storage} bag ({exc})") from None
         try:
-            reader.custom = custom
-            reader.storage = storage
-            yield reader
+            yield OpenBag(reader, storage, custom)
         finally:
             reader.close()
 
@@ -171,7 +176,8 @@ def read_bag(path: str | Path, cfg: BagImportConfig | None = None) -> Recording:
     """One episode from one bag (see the module docstring)."""
     cfg = cfg or BagImportConfig()
     path = Path(path)
-    with open_bag(path) as reader:
+    with open_bag(path) as bag:
+        reader = bag.reader
         conns = _connections(reader, path, cfg)
         wanted = [c for cs in conns.values() for c in cs]
         role_of = {c.id: role for role, cs in conns.items() for c in cs}
@@ -200,9 +206,8 @@ def read_bag(path: str | Path, cfg: BagImportConfig | None = None) -> Recording:
         except DatasetError:
             raise
         except Exception as exc:  # a broken storage file, however it breaks
-            raise DatasetError(f"{path}: cannot read this {reader.storage} bag ({exc!r})") from None
-        custom = reader.custom
-    return _assemble(path, cfg, streams, crop, info_msg, image_type, custom)
+            raise DatasetError(f"{path}: cannot read this {bag.storage} bag ({exc!r})") from None
+    return _assemble(path, cfg, streams, crop, info_msg, image_type, bag.custom)
 
 
 def check_rate(path: Path, measured: float, fps: float, tolerance: float) -> None:
@@ -260,7 +265,9 @@ def _assemble(path, cfg, streams, crop, info_msg, image_type, custom) -> Recordi
     )
 
     action_t = np.array([a[0] for a in actions], dtype=np.int64)
-    vectors = [M.action_vector(m, typ, cfg.action_names, where) for _, m, typ, where in actions]
+    # JointState commands: every message read in one joint order (configured, else the first's).
+    select = list(cfg.action_names) or M.action_names_of(actions[0][1], actions[0][2])
+    vectors = [M.action_vector(m, typ, select, where) for _, m, typ, where in actions]
     sizes = {v.size for v in vectors}
     if len(sizes) != 1:
         raise DatasetError(f"{actions[0][3]}: action messages differ in size ({sorted(sizes)})")

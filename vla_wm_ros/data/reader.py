@@ -253,8 +253,9 @@ class EpisodeDataset:
         if _is_v2(self.info):
             fmt = {"episode_chunk": chunk, "episode_index": index}
             data_file = self.info["data_path"].format(**fmt)
-            video_file = self.info["video_path"].format(video_key=key, **fmt)
-            video_from = 0.0
+            video_file, video_from = "", 0.0
+            if self.camera.video:
+                video_file = self.info["video_path"].format(video_key=key, **fmt)
         else:
             data_file = self.info.get("data_path", L.DATA_PATH).format(
                 chunk_index=row["data/chunk_index"], file_index=row["data/file_index"]
@@ -387,6 +388,11 @@ class EpisodeDataset:
         """
         meta = self.episodes[index]
         path = self.root / meta.data_file
+        if L.IMAGE in columns and self.camera.video:
+            raise DatasetError(
+                f"{self.root}: camera {self.camera.key} is stored as mp4 video, not in the "
+                "rows; read its frames with images() or episode()"
+            )
         names = [self.camera.key if c == L.IMAGE else c for c in columns]
         try:
             if meta.row_group >= 0:
