@@ -29,6 +29,7 @@ import yaml
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from vla_wm_ros.config.loader import load_yaml
 from vla_wm_ros.data.bag_config import BagImportConfig, BagTopics
 from vla_wm_ros.data.bag_reader import read_bag
 from vla_wm_ros.data.episode import Episode
@@ -139,6 +140,15 @@ def write_robot_bag(
                     velocity=np.zeros(0),
                     effort=np.zeros(0),
                 )
+            elif action_type == "trajectory_msgs/msg/JointTrajectory":
+                point = T["trajectory_msgs/msg/JointTrajectoryPoint"](
+                    positions=np.array(action_value(t)),
+                    velocities=np.zeros(0),
+                    accelerations=np.zeros(0),
+                    effort=np.zeros(0),
+                    time_from_start=T["builtin_interfaces/msg/Duration"](sec=0, nanosec=0),
+                )
+                amsg = T[action_type](header=_header(ns), joint_names=["vx", "vz"], points=[point])
             elif action_type == "geometry_msgs/msg/TwistStamped":
                 vec = T["geometry_msgs/msg/Vector3"]
                 amsg = T[action_type](
@@ -210,13 +220,19 @@ def test_robot_bag_folder_is_read_by_name_at_model_size(tmp_path, storage, image
     assert rec.camera_info["width"] == rec.camera_info["height"] == 64
 
 
-def test_joint_state_and_twist_actions_by_name(tmp_path):
+def test_joint_state_trajectory_and_twist_actions_by_name(tmp_path):
     bag = write_robot_bag(tmp_path / "js", "mcap", action_type="sensor_msgs/msg/JointState")
     rec = read_bag(bag, config(action_names=["vx", "vz"]))
     assert rec.action_names == ["vx", "vz"]
     assert np.allclose(rec.episode.action, [action_value(t) for t in range(FRAMES)])
     rec = read_bag(bag, config())  # no names configured: the message's own order
     assert rec.action_names == ["vz", "vx"]
+    assert np.allclose(rec.episode.action[:, ::-1], [action_value(t) for t in range(FRAMES)])
+
+    traj = write_robot_bag(
+        tmp_path / "jt", "mcap", action_type="trajectory_msgs/msg/JointTrajectory"
+    )
+    rec = read_bag(traj, config(action_names=["vz", "vx"]))
     assert np.allclose(rec.episode.action[:, ::-1], [action_value(t) for t in range(FRAMES)])
 
     bag = write_robot_bag(tmp_path / "tw", "sqlite3", action_type="geometry_msgs/msg/TwistStamped")
@@ -441,3 +457,14 @@ def test_dataset_bag_dataset_round_trip(tmp_path, storage, image_format, clock):
             assert np.abs(x.images.astype(int) - y.images).mean() < 2.0
         else:
             assert np.array_equal(x.images, y.images)
+
+
+def test_shipped_import_config_loads_and_names_the_profile_topics():
+    cfg = load_yaml(BagImportConfig, ROOT / "config" / "bag_import.yaml")
+    profile = yaml.safe_load((ROOT / "config" / "profile_gazebo.yaml").read_text())
+    assert (cfg.topics.image, cfg.topics.joint_states) == (
+        profile["image"],
+        profile["joint_states"],
+    )
+    assert cfg.topics.action == profile["action_sink"]["topic"]
+    assert cfg.joints == profile["proprio_joints"]

@@ -15,7 +15,9 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 JOINT_TYPES = ("sensor_msgs/msg/JointState",)
 ARRAY_TYPES = ("std_msgs/msg/Float64MultiArray", "std_msgs/msg/Float32MultiArray")
 TWIST_TYPES = ("geometry_msgs/msg/Twist", "geometry_msgs/msg/TwistStamped")
-ACTION_TYPES = ARRAY_TYPES + JOINT_TYPES + TWIST_TYPES
+TRAJECTORY_TYPES = ("trajectory_msgs/msg/JointTrajectory",)
+# Every action sink the planner publishes to (docs/ARCHITECTURE.md) reads back.
+ACTION_TYPES = ARRAY_TYPES + JOINT_TYPES + TWIST_TYPES + TRAJECTORY_TYPES
 SCALAR_TYPES = ("std_msgs/msg/Float32", "std_msgs/msg/Float64", "std_msgs/msg/Bool")
 TEXT_TYPES = ("std_msgs/msg/String",)
 CAMERA_INFO_TYPES = ("sensor_msgs/msg/CameraInfo",)
@@ -84,11 +86,21 @@ def joint_positions(msg, names: list[str], where: str) -> np.ndarray:
 
 
 def action_vector(msg, msgtype: str, names: list[str], where: str) -> np.ndarray:
-    """The commanded action: array data, JointState positions by name, or twist axes."""
+    """The commanded action: array data, JointState (or a JointTrajectory's first point)
+    positions by name, or twist axes."""
     if msgtype in ARRAY_TYPES:
         return np.asarray(msg.data, dtype=np.float32)
     if msgtype in JOINT_TYPES:
         return joint_positions(msg, names or list(msg.name), where)
+    if msgtype in TRAJECTORY_TYPES:
+        if not msg.points:
+            raise DatasetError(f"{where}: JointTrajectory without points")
+        index = {name: i for i, name in enumerate(msg.joint_names)}
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise DatasetError(f"{where}: no joint {missing} in JointTrajectory {list(index)}")
+        first = msg.points[0].positions
+        return np.asarray([first[index[n]] for n in names or index], dtype=np.float32)
     twist = msg.twist if msgtype == "geometry_msgs/msg/TwistStamped" else msg
     lin, ang = twist.linear, twist.angular
     return np.asarray([lin.x, lin.y, lin.z, ang.x, ang.y, ang.z], dtype=np.float32)
@@ -98,6 +110,8 @@ def action_names_of(msg, msgtype: str) -> list[str]:
     """Names a message gives its action elements ([] when it gives none)."""
     if msgtype in JOINT_TYPES:
         return list(msg.name)
+    if msgtype in TRAJECTORY_TYPES:
+        return list(msg.joint_names)
     if msgtype in TWIST_TYPES:
         return list(TWIST_NAMES)
     return []
