@@ -255,6 +255,21 @@ def test_single_storage_files_and_misnamed_or_bare_folders(tmp_path):
     assert read_bag(next(mcap.glob("*.mcap")), config()).episode.length == FRAMES
 
 
+def test_humble_sqlite_bag_without_type_definitions(tmp_path):
+    """Humble's sqlite3 storage (schema 3) stores no message definitions: types come from
+    the Humble typestore."""
+    import sqlite3
+
+    bag = write_robot_bag(tmp_path / "humble", "sqlite3", "png")
+    db3 = next(bag.glob("*.db3"))
+    with sqlite3.connect(db3) as con:
+        con.execute("DROP TABLE message_definitions")
+        con.execute("UPDATE schema SET schema_version = 3")
+    rec = read_bag(db3, config())
+    assert rec.episode.length == FRAMES and rec.state_names == STATE_JOINTS
+    assert np.array_equal(rec.episode.images[3], expected_frame(3))
+
+
 def test_errors_name_the_file_topic_and_type(tmp_path):
     junk = tmp_path / "junk.mcap"
     junk.write_bytes(b"not a bag at all" * 10)
