@@ -220,6 +220,18 @@ def test_v3_video_dataset_reads_by_feature_name(v3_video):
         _close(ep.images, "observation.images.front", e, 4.0)
 
 
+def test_sequence_loader_samples_a_video_dataset(v3_video):
+    from vla_wm_ros.data.loader import SequenceLoader
+
+    def embed(texts):
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    loader = SequenceLoader(v3_video, 4, 6, "train", val_fraction=0.3, embedder=embed)
+    batch = loader.sample()
+    assert batch["image"].shape == (4, 6, 3, 64, 96) and batch["action"].shape == (4, 6, 4)
+    assert bool((batch["prev_action"][:, 1:] == batch["action"][:, :-1]).all())
+
+
 def test_camera_by_name_and_errors_name_the_file(v3_video, tmp_path):
     wrist = EpisodeDataset(v3_video, camera="observation.images.wrist")
     assert wrist.spec.image_shape == (48, 48, 3)
