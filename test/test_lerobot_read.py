@@ -310,6 +310,8 @@ def test_our_dataset_without_our_metadata_and_merged_row_groups(tmp_path):
     with DatasetWriter(root, spec) as writer:
         for ep in episodes:
             writer.add(ep)
+    # As written: one row group per episode, each read without touching the other.
+    assert [m.row_group for m in EpisodeDataset(root).episodes] == [0, 1]
     # What a merge by another tool leaves: no vla_wm block, LeRobot's episode columns
     # only, both episodes in one row group.
     info = json.loads((root / "meta/info.json").read_text())

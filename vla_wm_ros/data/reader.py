@@ -250,17 +250,16 @@ class EpisodeDataset:
             )
         chunk = index // int(self.info.get("chunks_size", L.CHUNKS_SIZE))
         key = self.camera.key
+        video_file, video_from = "", 0.0
         if _is_v2(self.info):
             fmt = {"episode_chunk": chunk, "episode_index": index}
             data_file = self.info["data_path"].format(**fmt)
-            video_file, video_from = "", 0.0
             if self.camera.video:
                 video_file = self.info["video_path"].format(video_key=key, **fmt)
         else:
             data_file = self.info.get("data_path", L.DATA_PATH).format(
                 chunk_index=row["data/chunk_index"], file_index=row["data/file_index"]
             )
-            video_file, video_from = "", 0.0
             if self.camera.video:
                 video_file = self.info["video_path"].format(
                     video_key=key,
@@ -281,7 +280,7 @@ class EpisodeDataset:
             data_file=data_file,
             row_group=row.get("data/row_group", -1),
             from_index=row["dataset_from_index"],
-            video_file=video_file if self.camera.video else "",
+            video_file=video_file,
             video_from=video_from,
         )
 
@@ -309,7 +308,8 @@ class EpisodeDataset:
             if missing:
                 raise DatasetError(f"{path}: missing columns {sorted(missing)}")
             self._columns[rel] = set(names)
-            index_col = names.index("index")
+            leaves = [md.schema.column(j).path for j in range(md.num_columns)]
+            index_col = leaves.index("index")  # a leaf column, not the arrow field number
             rows = 0
             for i in indices:
                 meta = self.episodes[i]
