@@ -413,7 +413,7 @@ def _dataset(root: Path, episodes: int = 2, length: int = 16) -> Path:
                     task="drawer-open",
                     environment_state=rng.normal(size=(length, 3)).astype(np.float32),
                     seed=e,
-                    policy="expert",
+                    policy=("expert", "random")[e % 2],
                 )
             )
     return root
@@ -467,7 +467,12 @@ def test_dataset_bag_dataset_round_trip(tmp_path, storage, image_format, clock):
         x, y = a.episode(i), b.episode(i)
         for field in ("state", "action", "reward", "success", "done", "timestamp"):
             assert np.array_equal(getattr(x, field), getattr(y, field)), field
-        assert (x.instruction, x.task) == (y.instruction, y.task)
+        assert (x.instruction, x.task, x.policy, x.seed) == (
+            y.instruction,
+            y.task,
+            y.policy,
+            y.seed,
+        )
         if image_format == "jpeg":
             assert np.abs(x.images.astype(int) - y.images).mean() < 2.0
         else:

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stamps", choices=("header", "log"), help="header or recording time")
     parser.add_argument("--task", help="task name stored with each episode")
     parser.add_argument("--instruction", help="instead of the bag's instruction topic")
-    parser.add_argument("--policy", help="who acted (default expert: a demonstration)")
+    parser.add_argument("--policy", help="who acted (default: as exported, else expert)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_topic_arguments(parser)
 

@@ -43,7 +43,9 @@ class BagImportConfig:
     stamps: str = "log"  # "log": recording time (every topic has one), "header": its stamps
     task: str = ""
     instruction: str = ""  # used when the bag has no instruction topic
-    policy: str = "expert"  # teleoperated demonstrations; the actor-critic stage's demos
+    # Who acted: "" keeps what our exporter recorded, else "expert" (a teleoperated
+    # demonstration: the actor-critic stage's demos).
+    policy: str = ""
 
     def validate(self) -> None:
         if self.image_size < 0:

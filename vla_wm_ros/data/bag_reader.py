@@ -315,7 +315,8 @@ def _assemble(path, cfg, streams, crop, info_msg, image_type, custom) -> Recordi
         timestamp=((image_t - image_t[0]) / 1e9).astype(np.float32),
         instruction=instruction,
         task=cfg.task or custom.get("task") or "unknown",
-        policy=cfg.policy,
+        seed=int(custom["seed"]) if custom.get("seed") else None,
+        policy=cfg.policy or custom.get("policy") or "expert",
     )
     info = M.camera_info(info_msg, crop, frames.shape[1:3]) if info_msg is not None else None
     return Recording(path, episode, state_names, action_names, fps, image_type, info, custom)
