@@ -196,6 +196,7 @@ def _offset_ns(timestamp: np.float32) -> int:
 
 
 def _image(T, rgb: np.ndarray, header, image_format: str):
+    """Image rgb8, or CompressedImage with compressed_image_transport's format string."""
     h, w = rgb.shape[:2]
     if image_format == "raw":
         return T["sensor_msgs/msg/Image"](
@@ -212,7 +213,7 @@ def _image(T, rgb: np.ndarray, header, image_format: str):
     if not ok:
         raise ValueError(f"could not encode a {rgb.shape} frame as {image_format}")
     return T["sensor_msgs/msg/CompressedImage"](
-        header=header, format=image_format, data=buffer.ravel()
+        header=header, format=f"rgb8; {image_format} compressed bgr8", data=buffer.ravel()
     )
 
 
