@@ -488,3 +488,29 @@ def test_shipped_import_config_loads_and_names_the_profile_topics():
     )
     assert cfg.topics.action == profile["action_sink"]["topic"]
     assert cfg.joints == profile["proprio_joints"]
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgra8", "mono8", "mono16", "yuv422"])
+def test_raw_image_encodings(encoding):
+    from vla_wm_ros.data.bag_messages import image_rgb
+
+    rgb = camera_frame(2)[:4, :6]
+    if encoding == "rgb8":
+        data, step = rgb, 18
+    elif encoding == "bgra8":
+        data, step = np.concatenate([rgb[..., ::-1], np.full((4, 6, 1), 255, np.uint8)], -1), 24
+    elif encoding == "mono8":
+        data, step = rgb[..., 0], 6
+    else:  # mono16, big-endian: the high byte is what an 8-bit frame keeps
+        data, step = (rgb[..., 0].astype(np.uint16) * 256 + 7).astype(">u2"), 12
+    msg = T["sensor_msgs/msg/Image"](
+        header=_header(0), height=4, width=6, encoding=encoding, is_bigendian=1, step=step,
+        data=np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8),
+    )  # fmt: skip
+    if encoding == "yuv422":
+        with pytest.raises(DatasetError, match=r"cam: image encoding 'yuv422' is not supported"):
+            image_rgb(msg, "sensor_msgs/msg/Image", "cam")
+        return
+    out = image_rgb(msg, "sensor_msgs/msg/Image", "cam")
+    want = rgb if encoding in ("rgb8", "bgra8") else np.repeat(rgb[..., :1], 3, axis=2)
+    assert out.dtype == np.uint8 and np.array_equal(out, want)
