@@ -295,6 +295,8 @@ class EpisodeDataset:
         for i, meta in enumerate(self.episodes):
             by_file.setdefault(meta.data_file, []).append(i)
         wanted = set(_REQUIRED) | (set() if self.camera.video else {self.camera.key})
+        if self.spec.environment_state_dim:  # declared in info.json: must be there
+            wanted.add(L.ENV_STATE)
         for rel, indices in by_file.items():
             path = self.root / rel
             if not path.is_file():
