@@ -32,6 +32,7 @@ from rosbags.typesys import Stores, get_typestore
 from vla_wm_ros.config.loader import load_yaml
 from vla_wm_ros.data.bag_config import BagImportConfig, BagTopics
 from vla_wm_ros.data.bag_reader import read_bag
+from vla_wm_ros.data.bag_writer import export_episode
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.data.reader import EpisodeDataset
@@ -514,3 +515,24 @@ def test_raw_image_encodings(encoding):
     out = image_rgb(msg, "sensor_msgs/msg/Image", "cam")
     want = rgb if encoding in ("rgb8", "bgra8") else np.repeat(rgb[..., :1], 3, axis=2)
     assert out.dtype == np.uint8 and np.array_equal(out, want)
+
+
+def test_exported_mcap_decodes_in_foxglove_reader(tmp_path):
+    """Foxglove's MCAP library (mcap + mcap-ros2-support) decodes every exported message
+    with the schemas the bag carries."""
+    from mcap_ros2.reader import read_ros2_messages
+
+    source = _dataset(tmp_path / "src", episodes=1, length=6)
+    data = EpisodeDataset(source)
+
+    bag = export_episode(data.episode(0), tmp_path / "bag", data.spec, clock="sim")
+    counts: dict[str, int] = {}
+    for m in read_ros2_messages(str(next(bag.glob("*.mcap")))):
+        counts[m.channel.topic] = counts.get(m.channel.topic, 0) + 1
+        if m.channel.topic == "/joint_states":
+            assert list(m.ros_msg.name) == data.spec.state_names
+        if m.channel.topic == "/camera/image_raw":
+            image = np.frombuffer(bytes(m.ros_msg.data), np.uint8).reshape(64, 64, 3)
+            assert np.array_equal(image, data.episode(0).images[counts[m.channel.topic] - 1])
+    assert counts["/vla_wm/instruction"] == 1 and counts["/clock"] == 6
+    assert all(counts[t] == 6 for t in ("/camera/camera_info", "/vla_wm/action", "/vla_wm/success"))
