@@ -520,19 +520,21 @@ def test_raw_image_encodings(encoding):
 def test_exported_mcap_decodes_in_foxglove_reader(tmp_path):
     """Foxglove's MCAP library (mcap + mcap-ros2-support) decodes every exported message
     with the schemas the bag carries."""
-    from mcap_ros2.reader import read_ros2_messages
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
 
     source = _dataset(tmp_path / "src", episodes=1, length=6)
     data = EpisodeDataset(source)
-
     bag = export_episode(data.episode(0), tmp_path / "bag", data.spec, clock="sim")
     counts: dict[str, int] = {}
-    for m in read_ros2_messages(str(next(bag.glob("*.mcap")))):
-        counts[m.channel.topic] = counts.get(m.channel.topic, 0) + 1
-        if m.channel.topic == "/joint_states":
-            assert list(m.ros_msg.name) == data.spec.state_names
-        if m.channel.topic == "/camera/image_raw":
-            image = np.frombuffer(bytes(m.ros_msg.data), np.uint8).reshape(64, 64, 3)
-            assert np.array_equal(image, data.episode(0).images[counts[m.channel.topic] - 1])
+    with next(bag.glob("*.mcap")).open("rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        for _, channel, _, msg in reader.iter_decoded_messages():
+            counts[channel.topic] = counts.get(channel.topic, 0) + 1
+            if channel.topic == "/joint_states":
+                assert list(msg.name) == data.spec.state_names
+            if channel.topic == "/camera/image_raw":
+                image = np.frombuffer(bytes(msg.data), np.uint8).reshape(64, 64, 3)
+                assert np.array_equal(image, data.episode(0).images[counts[channel.topic] - 1])
     assert counts["/vla_wm/instruction"] == 1 and counts["/clock"] == 6
     assert all(counts[t] == 6 for t in ("/camera/camera_info", "/vla_wm/action", "/vla_wm/success"))
