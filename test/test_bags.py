@@ -271,6 +271,21 @@ def test_humble_sqlite_bag_without_type_definitions(tmp_path):
     assert np.array_equal(rec.episode.images[3], expected_frame(3))
 
 
+def test_bag_info_lists_topics_rates_and_joints(tmp_path):
+    bag = write_robot_bag(tmp_path / "rec", "mcap", "jpeg")
+    done = _cli("bag", "info", str(bag), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["storage"] == "rosbag2 folder (mcap)"
+    topics = info["topics"]
+    assert topics["/cam/image"]["type"] == "sensor_msgs/msg/CompressedImage"
+    assert topics["/cam/image"]["count"] == FRAMES and topics["/cam/image"]["rate_hz"] == CAMERA_HZ
+    assert topics["/joint_states"]["rate_hz"] == JOINT_HZ
+    assert topics["/joint_states"]["joints"] == JOINTS
+    bad = _cli("bag", "info", str(tmp_path / "absent"))
+    assert bad.returncode == 2 and "no such bag" in bad.stderr
+
+
 def test_errors_name_the_file_topic_and_type(tmp_path):
     junk = tmp_path / "junk.mcap"
     junk.write_bytes(b"not a bag at all" * 10)

@@ -21,6 +21,7 @@ COMMANDS: list[str] = [
     "collect",
     "bag_export",
     "bag_import",
+    "bag_info",
     "data_import",
     "ground",
     "train",
