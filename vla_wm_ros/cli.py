@@ -22,6 +22,7 @@ COMMANDS: list[str] = [
     "bag_export",
     "bag_import",
     "ground",
+    "eval_grounding",
     "train",
     "dagger",
     "average",
@@ -31,6 +32,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_grounding",
     "export",
 ]
 
