@@ -73,7 +73,7 @@ def check_goal_space(checkpoint: str | Path, actual: GoalSpace) -> None:
             f"{checkpoint}: the world model takes goals of {goal_dim} values, the encoder "
             f"{actual.name} (id {actual.id}) gives {actual.dim}"
         )
-    if recorded is not None and recorded.id != actual.id:
+    if recorded is not None and (recorded.id, recorded.dim) != (actual.id, actual.dim):
         raise GoalSpaceMismatch(
             f"{checkpoint}: goals were embedded by {recorded.name} (id {recorded.id}), this "
             f"grounding uses {actual.name} (id {actual.id}); its goals would mean nothing "

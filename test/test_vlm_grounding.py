@@ -1,0 +1,196 @@
+"""VLM grounding backend, goal-space record and check, timeouts, scene suite and evaluation.
+
+Tiny LLaVA-class VLMs are built from a transformers config, saved to a temporary
+directory and loaded through the same AutoProcessor/AutoModelForImageTextToText path as
+a real one (test/vlm_fixtures.py); nothing is downloaded. The goal-space encoder is the
+real shipped all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import yaml
+from graph_fixtures import make_tiny_checkpoint
+from vlm_fixtures import tiny_vlm
+
+from vla_wm_ros.config.loader import ConfigError
+from vla_wm_ros.language.backends import GroundingConfig, build_grounder
+from vla_wm_ros.language.encoder import SentenceEncoder
+from vla_wm_ros.language.goal_space import META_KEY, GoalSpace, GoalSpaceMismatch
+from vla_wm_ros.language.grounding import Grounder
+from vla_wm_ros.language.suite import load_suite
+from vla_wm_ros.language.timeout import TimedGrounder
+from vla_wm_ros.language.vlm import VLMConfig, VLMGrounder
+from vla_wm_ros.models.checkpoint import META_FILE
+
+# Option letters of the mt10 suite: F = drawer-close (6th task), K = none of these.
+DRAWER_CLOSE, NONE = "F", "K"
+FRAME = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_suite()
+
+
+@pytest.fixture(scope="module")
+def vlm_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vlm")
+    return {
+        name: tiny_vlm(root / name, answer)
+        for name, answer in (("close", DRAWER_CLOSE), ("none", NONE), ("random", None))
+    }
+
+
+@pytest.fixture(scope="module")
+def closer(vlm_dirs, suite, encoder):
+    return VLMGrounder(VLMConfig(model_dir=vlm_dirs["close"]), suite, encoder)
+
+
+def _checkpoint(directory, goal_space: GoalSpace | None):
+    make_tiny_checkpoint(directory)
+    if goal_space is not None:
+        (directory / META_FILE).write_text(yaml.safe_dump({META_KEY: goal_space.to_meta()}))
+    return directory
+
+
+def _narrow_checkpoint(directory):
+    import torch
+
+    from vla_wm_ros.config.model import load_preset
+    from vla_wm_ros.models.checkpoint import save_checkpoint
+    from vla_wm_ros.models.world_model import WorldModel
+
+    torch.manual_seed(0)
+    model = WorldModel(load_preset("tiny"), action_dim=4, proprio_dim=4, goal_dim=16)
+    return save_checkpoint(model, directory)
+
+
+def test_vlm_grounds_to_the_task_it_answers_with_the_goal_space_embedding(closer, suite, encoder):
+    probs = closer.option_probabilities("close it", FRAME)
+    assert probs.shape == (len(suite.names) + 1,)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    g = closer.ground("  close   it ", FRAME)
+    assert g.accepted and g.task == "drawer-close" and g.confidence > 0.9
+    assert g.embedding.shape == (encoder.dim,) and g.embedding.dtype == np.float32
+    # The goal is the goal-space encoder's vector of the task's canonical instruction.
+    expected = encoder.embed([suite.task("drawer-close").canonical])[0]
+    np.testing.assert_allclose(g.embedding, expected, atol=1e-6)
+    assert "drawer-close" in g.reason and "VLM" in g.reason
+
+
+def test_vlm_refusals_name_their_reason(vlm_dirs, closer, suite, encoder):
+    none = VLMGrounder(VLMConfig(model_dir=vlm_dirs["none"]), suite, encoder)
+    g = none.ground("press the button you can see", FRAME)
+    assert not g.accepted and g.task is None and "none of these" in g.reason
+    assert not g.embedding.any() and g.embedding.shape == (encoder.dim,)
+    # A random model spreads its answer: a demanding threshold refuses it as ambiguous.
+    unsure = VLMGrounder(
+        VLMConfig(model_dir=vlm_dirs["random"], min_confidence=0.9), suite, encoder
+    )
+    g = unsure.ground("open the drawer", FRAME)
+    assert not g.accepted and g.reason.startswith("ambiguous") and g.confidence < 0.9
+    assert "no camera frame" in closer.ground("close it", None).reason
+    assert "instruction is empty" in closer.ground("   ", FRAME).reason
+    assert "HxWx3 uint8" in closer.ground("close it", FRAME[..., 0]).reason
+
+
+def test_vlm_config_errors_name_the_setting(tmp_path, suite, encoder):
+    with pytest.raises(ConfigError, match=r"vlm\.model_dir"):
+        VLMGrounder(VLMConfig(), suite, encoder)
+    with pytest.raises(ConfigError, match=r"no config\.json"):
+        VLMGrounder(VLMConfig(model_dir=tmp_path), suite, encoder)
+    with pytest.raises(ConfigError, match="float16 needs a CUDA"):
+        VLMConfig(model_dir=tmp_path, dtype="float16").validate()
+    with pytest.raises(ConfigError, match="dtype"):
+        VLMConfig(dtype="int4").validate()
+    with pytest.raises(ConfigError, match="backend"):
+        GroundingConfig(backend="gpt").validate()
+
+
+def test_bfloat16_vlm_runs_on_cpu(vlm_dirs, suite, encoder):
+    g = VLMGrounder(VLMConfig(model_dir=vlm_dirs["close"], dtype="bfloat16"), suite, encoder)
+    assert next(g.model.parameters()).dtype.is_floating_point
+    assert str(next(g.model.parameters()).dtype) == "torch.bfloat16"
+    assert g.ground("close it", FRAME).task == "drawer-close"
+
+
+def test_timeout_refuses_and_the_worker_recovers(closer):
+    timed = TimedGrounder(closer, timeout=1e-4)
+    try:
+        start = time.perf_counter()
+        g = timed.ground("close it", FRAME)
+        assert time.perf_counter() - start < 0.5
+        assert not g.accepted and "took longer than" in g.reason
+        assert g.embedding.shape == (closer.dim,)
+        timed.timeout = 30.0  # the overrun finishes in the worker; the next one is answered
+        assert timed.ground("close it", FRAME).task == "drawer-close"
+    finally:
+        timed.close()
+
+
+def test_checkpoint_goal_space_is_checked(tmp_path, vlm_dirs, encoder):
+    actual = GoalSpace.of_encoder(encoder)
+    vlm = GroundingConfig(backend="vlm", vlm=VLMConfig(model_dir=vlm_dirs["close"]))
+    same = _checkpoint(tmp_path / "same", actual)
+    assert isinstance(build_grounder(vlm, same), VLMGrounder)
+    assert isinstance(build_grounder(GroundingConfig(), same), Grounder)
+    # Trained before goal spaces were recorded: accepted, the widths agree.
+    assert isinstance(
+        build_grounder(GroundingConfig(), _checkpoint(tmp_path / "old", None)), Grounder
+    )
+    other = GoalSpace("another-384-wide-encoder", "0123456789abcdef", actual.dim)
+    wrong = _checkpoint(tmp_path / "wrong", other)
+    for config in (vlm, GroundingConfig()):
+        with pytest.raises(GoalSpaceMismatch) as info:
+            build_grounder(config, wrong)
+        message = str(info.value)
+        assert "0123456789abcdef" in message and actual.id in message and str(wrong) in message
+    with pytest.raises(GoalSpaceMismatch, match="goals of 16 values"):
+        build_grounder(GroundingConfig(), _narrow_checkpoint(tmp_path / "narrow"))
+    (tmp_path / "bad").mkdir()
+    make_tiny_checkpoint(tmp_path / "bad")
+    (tmp_path / "bad" / META_FILE).write_text(yaml.safe_dump({META_KEY: {"name": "x"}}))
+    with pytest.raises(ConfigError, match="goal_encoder must have name, id and dim"):
+        build_grounder(GroundingConfig(), tmp_path / "bad")
+
+
+def test_scene_suite_is_checked(tmp_path, suite):
+    assert {s.name for s in suite.scenes} >= {"drawer_open", "drawer_closed", "button"}
+    assert any(item.expected is None for item in suite.scene_instructions)
+    path = tmp_path / "suite.yaml"
+    data = {
+        "version": 1,
+        "tasks": [{"name": "drawer-open", "canonical": "open the drawer"}],
+        "scenes": [{"name": "closed", "task": "drawer-open", "shows": "closed drawer"}],
+        "scene_instructions": [{"text": "open it", "scene": "ajar", "expected": "drawer-open"}],
+    }
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"scene_instructions\[0\]: unknown scene 'ajar'"):
+        load_suite(path)
+
+
+def test_evaluation_counts_scene_and_text_answers(vlm_dirs, suite, encoder):
+    from vla_wm_ros.evaluation.grounding import evaluate_grounding, scene_items, text_items
+
+    closer = VLMGrounder(VLMConfig(model_dir=vlm_dirs["close"]), suite, encoder)
+    frames = {name: FRAME for name in suite.names}
+    report = evaluate_grounding(closer, suite, frames, folds=5, progress=False)
+    # The steered VLM always says drawer-close: right exactly where that is the answer.
+    scene = scene_items(suite)
+    want = sum(expected == "drawer-close" for _, _, expected in scene) / len(scene)
+    assert report["image_dependent"]["accuracy"] == pytest.approx(want, abs=1e-4)
+    assert report["image_dependent"]["instructions"] == len(scene)
+    positives = [item for item in text_items(suite) if item[2] is not None]
+    want = len(suite.task("drawer-close").instructions) / len(positives)
+    assert report["text_only"]["accuracy"] == pytest.approx(want, abs=1e-4)
+    assert report["text_only"]["negative_rejection"] == 0.0
+    assert report["latency_ms"]["n"] == len(scene) + len(text_items(suite))
