@@ -194,3 +194,57 @@ def test_evaluation_counts_scene_and_text_answers(vlm_dirs, suite, encoder):
     assert report["text_only"]["accuracy"] == pytest.approx(want, abs=1e-4)
     assert report["text_only"]["negative_rejection"] == 0.0
     assert report["latency_ms"]["n"] == len(scene) + len(text_items(suite))
+
+
+@pytest.mark.graph
+def test_parser_node_grounds_the_latest_frame_with_the_vlm(ros_context, tmp_path, vlm_dirs):
+    import threading
+
+    from graph_fixtures import Probe, camera_image
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    from vla_wm_interfaces.msg import Goal
+    from vla_wm_interfaces.srv import SetGoal
+    from vla_wm_ros.nodes.instruction_parser import InstructionParser
+    from vla_wm_ros.runtime import qos
+
+    def parser(checkpoint):
+        values = {
+            "model_dir": str(checkpoint),
+            "grounding.backend": "vlm",
+            "grounding.vlm_dir": str(vlm_dirs["close"]),
+        }
+        return InstructionParser(
+            context=ros_context,
+            parameter_overrides=[Parameter(k, value=v) for k, v in values.items()],
+        )
+
+    other = GoalSpace("another-384-wide-encoder", "0123456789abcdef", 384)
+    with pytest.raises(GoalSpaceMismatch, match="0123456789abcdef"):
+        parser(_checkpoint(tmp_path / "wrong", other))
+    node = parser(make_tiny_checkpoint(tmp_path / "ckpt"))
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    probe = Probe(ros_context)
+    try:
+        goals = probe.listen(Goal, "/instruction_parser/goal", qos.GOAL)
+        request = SetGoal.Request(instruction="close it")
+        reply = probe.call(SetGoal, "/instruction_parser/set_goal", request)
+        assert not reply.accepted and "no camera frame" in reply.message
+        camera = probe.node.create_publisher(Image, "/image", qos.SENSOR)
+        rng = np.random.default_rng(0)
+        assert probe.spin_until(
+            lambda: camera.publish(camera_image(rng)) or node._frame is not None, 10
+        )
+        reply = probe.call(SetGoal, "/instruction_parser/set_goal", request)
+        assert reply.accepted and reply.task == "drawer-close", reply.message
+        assert probe.spin_until(lambda: goals and goals[-1].goal_id == reply.goal_id, 5)
+        assert len(goals[-1].embedding) == 384
+    finally:
+        probe.close()
+        executor.shutdown()
+        node.destroy_node()
