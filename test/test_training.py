@@ -77,6 +77,9 @@ def test_tiny_pipeline_end_to_end(tiny_run, sim_data, embedder):
         assert read_curve(tiny_run, stage), f"no curve for {stage}"
     wm = load_checkpoint(tiny_run / MODEL_DIR)
     assert wm.cfg.goal_dim == 384 and wm.cfg.encoder.image_size == 64
+    # The checkpoint records the encoder that defined its goal space.
+    recorded = yaml.safe_load((tiny_run / MODEL_DIR / "meta.yaml").read_text())["goal_encoder"]
+    assert recorded == {"name": recorded["name"], "id": embedder.__self__.id, "dim": 384}
     for kind in ("deterministic", "stochastic", "flow"):
         assert load_file(str(tiny_run / MODEL_DIR / f"dynamics_{kind}.safetensors"))
     assert any((tiny_run / "tensorboard").iterdir())
