@@ -70,7 +70,7 @@ def _accuracy(trials: list[Trial]) -> float:
 
 def _errors(trials: list[Trial]) -> list[dict]:
     return [
-        {"text": t.text, "scene": t.scene, "expected": t.expected, "got": t.task}
+        {"text": t.text, "scene_of_task": t.scene, "expected": t.expected, "got": t.task}
         for t in trials
         if not t.correct
     ]
