@@ -208,7 +208,7 @@ def test_parser_node_grounds_the_latest_frame_with_the_vlm(ros_context, tmp_path
     from vla_wm_interfaces.msg import Goal
     from vla_wm_interfaces.srv import SetGoal
     from vla_wm_ros.nodes.instruction_parser import InstructionParser
-    from vla_wm_ros.runtime import qos
+    from vla_wm_ros.ros import qos
 
     def parser(checkpoint):
         values = {

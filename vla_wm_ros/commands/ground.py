@@ -30,11 +30,11 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_from_arguments(args: argparse.Namespace):
     """The grounder the backend arguments describe, checked against the checkpoint."""
+    from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.language.backends import GroundingConfig, build_grounder
     from vla_wm_ros.language.encoder import EncoderConfig
     from vla_wm_ros.language.grounding import GrounderConfig
     from vla_wm_ros.language.vlm import VLMConfig
-    from vla_wm_ros.runtime.model_runtime import resolve_model_dir
 
     config = GroundingConfig(
         backend=args.backend,

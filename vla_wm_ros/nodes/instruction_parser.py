@@ -25,17 +25,17 @@ from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
+from vla_wm_ros.control.model_runtime import resolve_model_dir
 from vla_wm_ros.language.backends import BACKENDS, GroundingConfig, build_grounder
 from vla_wm_ros.language.encoder import EncoderConfig
 from vla_wm_ros.language.grounding import GrounderConfig
 from vla_wm_ros.language.timeout import TimedGrounder
 from vla_wm_ros.language.vlm import DTYPES, VLMConfig
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.image_conversion import ImageConversionError, image_to_rgb
-from vla_wm_ros.runtime.model_runtime import resolve_model_dir
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.image_conversion import ImageConversionError, image_to_rgb
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
     Param(
