@@ -248,3 +248,27 @@ def test_parser_node_grounds_the_latest_frame_with_the_vlm(ros_context, tmp_path
         probe.close()
         executor.shutdown()
         node.destroy_node()
+
+
+def test_bench_and_ground_commands_print_one_json_object(vlm_dirs, tmp_path, capsys):
+    import json
+
+    import imageio.v3 as iio
+
+    from vla_wm_ros.cli import main
+
+    vlm = ["--backend", "vlm", "--vlm-dir", str(vlm_dirs["close"])]
+    bench = ["bench", "grounding", *vlm, "--calls", "4", "--warmup", "1", "--image-size", "32"]
+    assert main([*bench, "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert report["backend"] == "vlm" and report["dtype"] == "float32"
+    assert report["latency_ms"]["n"] == 4 and report["latency_ms"]["p50_ms"] > 0
+    frame = tmp_path / "frame.png"
+    iio.imwrite(frame, FRAME)
+    assert main(["ground", "close it", "--image", str(frame), *vlm, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["task"] == "drawer-close" and result["accepted"]
+    assert main(["ground", "close it", *vlm, "--json"]) == 1  # no image: refused
+    assert "no camera frame" in json.loads(capsys.readouterr().out)["reason"]
