@@ -1,6 +1,6 @@
 """VLM grounding backend, goal-space record and check, timeouts, scene suite and evaluation.
 
-Tiny LLaVA-class VLMs are built from a transformers config, saved to a temporary
+Tiny LLaVA- and PaliGemma-class VLMs are built from a transformers config, saved to a temporary
 directory and loaded through the same AutoProcessor/AutoModelForImageTextToText path as
 a real one (test/vlm_fixtures.py); nothing is downloaded. The goal-space encoder is the
 real shipped all-MiniLM-L6-v2.
@@ -45,8 +45,13 @@ def suite():
 def vlm_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("vlm")
     return {
-        name: tiny_vlm(root / name, answer)
-        for name, answer in (("close", DRAWER_CLOSE), ("none", NONE), ("random", None))
+        name: tiny_vlm(root / name, answer, family)
+        for name, answer, family in (
+            ("close", DRAWER_CLOSE, "llava"),
+            ("none", NONE, "llava"),
+            ("random", None, "llava"),
+            ("close_paligemma", DRAWER_CLOSE, "paligemma"),
+        )
     }
 
 
@@ -74,7 +79,12 @@ def _narrow_checkpoint(directory):
     return save_checkpoint(model, directory)
 
 
-def test_vlm_grounds_to_the_task_it_answers_with_the_goal_space_embedding(closer, suite, encoder):
+@pytest.mark.parametrize("model", ["close", "close_paligemma"])
+def test_vlm_grounds_to_the_task_it_answers_with_the_goal_space_embedding(
+    model, vlm_dirs, suite, encoder
+):
+    # LLaVA: a chat template places <image>; PaliGemma: no template, its processor does.
+    closer = VLMGrounder(VLMConfig(model_dir=vlm_dirs[model]), suite, encoder)
     probs = closer.option_probabilities("close it", FRAME)
     assert probs.shape == (len(suite.names) + 1,)
     assert probs.sum() == pytest.approx(1.0, abs=1e-5)

