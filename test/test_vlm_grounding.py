@@ -1,9 +1,9 @@
 """VLM grounding backend, goal-space record and check, timeouts, scene suite and evaluation.
 
-Tiny LLaVA- and PaliGemma-class VLMs are built from a transformers config, saved to a temporary
-directory and loaded through the same AutoProcessor/AutoModelForImageTextToText path as
-a real one (test/vlm_fixtures.py); nothing is downloaded. The goal-space encoder is the
-real shipped all-MiniLM-L6-v2.
+Tiny LLaVA-, Idefics3 (SmolVLM)- and PaliGemma-class VLMs are built from a transformers
+config, saved to a temporary directory and loaded through the same AutoProcessor /
+AutoModelForImageTextToText path as a real one (test/vlm_fixtures.py); nothing is
+downloaded. The goal-space encoder is the real shipped all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def vlm_dirs(tmp_path_factory):
             ("close", DRAWER_CLOSE, "llava"),
             ("none", NONE, "llava"),
             ("random", None, "llava"),
+            ("close_idefics3", DRAWER_CLOSE, "idefics3"),
             ("close_paligemma", DRAWER_CLOSE, "paligemma"),
         )
     }
@@ -79,11 +80,12 @@ def _narrow_checkpoint(directory):
     return save_checkpoint(model, directory)
 
 
-@pytest.mark.parametrize("model", ["close", "close_paligemma"])
+@pytest.mark.parametrize("model", ["close", "close_idefics3", "close_paligemma"])
 def test_vlm_grounds_to_the_task_it_answers_with_the_goal_space_embedding(
     model, vlm_dirs, suite, encoder
 ):
-    # LLaVA: a chat template places <image>; PaliGemma: no template, its processor does.
+    # LLaVA, Idefics3 (SmolVLM): a chat template places <image>, Idefics3 expands it to
+    # tiles; PaliGemma: no template, its processor places the image.
     closer = VLMGrounder(VLMConfig(model_dir=vlm_dirs[model]), suite, encoder)
     probs = closer.option_probabilities("close it", FRAME)
     assert probs.shape == (len(suite.names) + 1,)

