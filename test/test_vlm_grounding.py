@@ -110,7 +110,7 @@ def test_vlm_refusals_name_their_reason(vlm_dirs, closer, suite, encoder):
     )
     g = unsure.ground("open the drawer", FRAME)
     assert not g.accepted and g.reason.startswith("ambiguous") and g.confidence < 0.9
-    assert "no camera frame" in closer.ground("close it", None).reason
+    assert "no current camera frame" in closer.ground("close it", None).reason
     assert "instruction is empty" in closer.ground("   ", FRAME).reason
     assert "HxWx3 uint8" in closer.ground("close it", FRAME[..., 0]).reason
 
@@ -213,6 +213,7 @@ def test_parser_node_grounds_the_latest_frame_with_the_vlm(ros_context, tmp_path
     import threading
 
     from graph_fixtures import Probe, camera_image
+    from rclpy.duration import Duration
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
@@ -246,12 +247,22 @@ def test_parser_node_grounds_the_latest_frame_with_the_vlm(ros_context, tmp_path
         goals = probe.listen(Goal, "/instruction_parser/goal", qos.GOAL)
         request = SetGoal.Request(instruction="close it")
         reply = probe.call(SetGoal, "/instruction_parser/set_goal", request)
-        assert not reply.accepted and "no camera frame" in reply.message
+        assert not reply.accepted and "no current camera frame" in reply.message
         camera = probe.node.create_publisher(Image, "/image", qos.SENSOR)
         rng = np.random.default_rng(0)
-        assert probe.spin_until(
-            lambda: camera.publish(camera_image(rng)) or node._frame is not None, 10
-        )
+
+        def publish(stamp) -> bool:
+            msg = camera_image(rng)
+            msg.header.stamp = stamp.to_msg()
+            camera.publish(msg)
+            return node._frame is not None and node._frame.header.stamp == msg.header.stamp
+
+        old = node.get_clock().now() - Duration(seconds=60)
+        assert probe.spin_until(lambda: publish(old), 10)
+        reply = probe.call(SetGoal, "/instruction_parser/set_goal", request)
+        assert not reply.accepted and "60.0 s old" in reply.message, reply.message
+        fresh = node.get_clock().now()
+        assert probe.spin_until(lambda: publish(fresh), 10)
         reply = probe.call(SetGoal, "/instruction_parser/set_goal", request)
         assert reply.accepted and reply.task == "drawer-close", reply.message
         assert probe.spin_until(lambda: goals and goals[-1].goal_id == reply.goal_id, 5)
@@ -283,4 +294,4 @@ def test_bench_and_ground_commands_print_one_json_object(vlm_dirs, tmp_path, cap
     result = json.loads(capsys.readouterr().out)
     assert result["task"] == "drawer-close" and result["accepted"]
     assert main(["ground", "close it", *vlm, "--json"]) == 1  # no image: refused
-    assert "no camera frame" in json.loads(capsys.readouterr().out)["reason"]
+    assert "no current camera frame" in json.loads(capsys.readouterr().out)["reason"]

@@ -158,7 +158,7 @@ class VLMGrounder:
         if problem is not None:
             return self._refuse(problem)
         if image is None:
-            return self._refuse("no camera frame yet: the VLM grounds what the robot sees")
+            return self._refuse("no current camera frame: the VLM grounds what the robot sees")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             return self._refuse(f"camera frame must be HxWx3 uint8: {image.shape} {image.dtype}")
         probs = self.option_probabilities(normalise(text), image)

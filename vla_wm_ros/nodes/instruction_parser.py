@@ -11,7 +11,8 @@ transient-local, so a planner started later still receives the current goal.
 local vision-language model that also sees the latest frame on `image`). Grounding runs
 here, never in the planner's control loop: the planner keeps acting on its current goal
 (or holds without one) until an accepted goal arrives, and an instruction that takes
-longer than `grounding.timeout` to ground is refused. At start the goal-space encoder
+longer than `grounding.timeout` to ground is refused, as is grounding against a frame
+older than `grounding.max_frame_age`. At start the goal-space encoder
 (`encoder_dir`) is checked against the one the checkpoint (`model_dir`) records.
 """
 
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Goal
@@ -65,6 +68,13 @@ PARAMETERS = [
         "s; an instruction taking longer to ground is refused (the current goal stays)",
         low=0.01,
         high=600.0,
+    ),
+    Param(
+        "grounding.max_frame_age",
+        2.0,
+        "s (node clock - frame stamp); an older camera frame is not grounded against",
+        low=0.0,
+        high=3600.0,
     ),
 ]
 
@@ -111,18 +121,30 @@ class InstructionParser(Node):
     def _on_image(self, msg: Image) -> None:
         self._frame = msg  # converted only when an instruction arrives
 
-    def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
+    def _latest_frame(self) -> tuple[np.ndarray | None, str]:
+        """The latest camera frame as RGB, or None and why it cannot be used."""
+        if self._frame is None:
+            return None, ""
+        age = (self.get_clock().now() - Time.from_msg(self._frame.header.stamp)).nanoseconds
+        if age * 1e-9 > self.p.grounding_max_frame_age:
+            return None, (
+                f"the latest frame is {age * 1e-9:.1f} s old "
+                f"(max_frame_age {self.p.grounding_max_frame_age:.1f} s)"
+            )
         try:
-            image = image_to_rgb(self._frame) if self._frame is not None else None
+            return image_to_rgb(self._frame), ""
         except ImageConversionError as exc:
-            image, self._frame = None, None
             self._rejections.reject("image", str(exc))
+            return None, str(exc)
+
+    def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
+        image, why = self._latest_frame()
         grounding = self._grounder.ground(request.instruction, image)
         response.confidence = float(grounding.confidence)
         if not grounding.accepted:
-            self._rejections.reject("instruction", grounding.reason)
             response.accepted = False
-            response.message = grounding.reason
+            response.message = grounding.reason + (f" ({why})" if why else "")
+            self._rejections.reject("instruction", response.message)
             return response
 
         goal = Goal(
