@@ -93,6 +93,18 @@ def test_tiny_pipeline_end_to_end(tiny_run, sim_data, embedder):
         train(sim_data, tiny_run, load_train_preset("tiny"), progress=False, embedder=embedder)
 
 
+def test_resuming_with_another_goal_encoder_is_refused(tiny_run, sim_data, embedder, tmp_path):
+    import shutil
+
+    other = tmp_path / "run"
+    shutil.copytree(tiny_run, other)
+    run = yaml.safe_load((other / "run.yaml").read_text())
+    run["goal_encoder"] = {"name": "another-encoder", "id": "0123456789abcdef", "dim": 384}
+    (other / "run.yaml").write_text(yaml.safe_dump(run))
+    with pytest.raises(TrainError, match=r"0123456789abcdef.*would mix two goal spaces"):
+        train(sim_data, other, load_train_preset("tiny"), resume=True, embedder=embedder)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "vla_wm_ros.cli", *args]
 

@@ -100,7 +100,14 @@ def train(
     run = _run_file(out)
     encoder = getattr(embed, "__self__", None)  # the default: a SentenceEncoder's embed
     if isinstance(encoder, SentenceEncoder):
-        run[META_KEY] = GoalSpace.of_encoder(encoder).to_meta()
+        space = GoalSpace.of_encoder(encoder).to_meta()
+        if run.get(META_KEY, space)["id"] != space["id"]:
+            raise TrainError(
+                f"{out}: trained with goals from {run[META_KEY]['name']} (id "
+                f"{run[META_KEY]['id']}); resuming with {space['name']} (id {space['id']}) "
+                "would mix two goal spaces"
+            )
+        run[META_KEY] = space
     # Every stage trains on the same split; evaluation uses the held-out episodes.
     held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)[1]
     run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
