@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "bag_info",
     "data_import",
     "ground",
+    "eval_grounding",
     "train",
     "dagger",
     "average",
@@ -33,6 +34,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_grounding",
     "export",
 ]
 
