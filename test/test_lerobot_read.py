@@ -28,7 +28,8 @@ import pytest
 
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.layout import DatasetError
-from vla_wm_ros.data.reader import EpisodeDataset, tasks_table
+from vla_wm_ros.data.meta_tables import tasks_table
+from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.writer import DatasetWriter
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vla_wm_ros.data import layout as L
+from vla_wm_ros.data.catalog import episode_meta, load_episode_rows, load_instructions
+from vla_wm_ros.data.checked_reads import read_json
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.features import pick_camera
 from vla_wm_ros.data.images import decode_png
@@ -29,137 +29,10 @@ from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.stats import Moments
 from vla_wm_ros.data.video import read_frames
 
-EPISODES_SCHEMA = pa.schema(
-    [
-        ("episode_index", pa.int64()),
-        ("tasks", pa.list_(pa.string())),
-        ("length", pa.int64()),
-        ("data/chunk_index", pa.int64()),
-        ("data/file_index", pa.int64()),
-        ("data/row_group", pa.int64()),
-        ("dataset_from_index", pa.int64()),
-        ("dataset_to_index", pa.int64()),
-        ("meta/episodes/chunk_index", pa.int64()),
-        ("meta/episodes/file_index", pa.int64()),
-        ("task_name", pa.string()),
-        ("instruction", pa.string()),
-        ("task_index", pa.int64()),
-        ("seed", pa.int64()),
-        ("policy", pa.string()),
-        ("success", pa.bool_()),
-    ]
-)
-
-# pandas reads meta/tasks.parquet with the instruction as the index, as LeRobot expects.
-_PANDAS_TASKS_METADATA = {
-    "index_columns": ["task"],
-    "column_indexes": [
-        {
-            "name": None,
-            "field_name": None,
-            "pandas_type": "unicode",
-            "numpy_type": "object",
-            "metadata": {"encoding": "UTF-8"},
-        }
-    ],
-    "columns": [
-        {
-            "name": "task_index",
-            "field_name": "task_index",
-            "pandas_type": "int64",
-            "numpy_type": "int64",
-            "metadata": None,
-        },
-        {
-            "name": "task",
-            "field_name": "task",
-            "pandas_type": "unicode",
-            "numpy_type": "object",
-            "metadata": None,
-        },
-    ],
-    "creator": {"library": "pyarrow", "version": pa.__version__},
-    "pandas_version": "2.2.3",
-}
-
-
-def tasks_table(instructions: list[str]) -> pa.Table:
-    """meta/tasks.parquet: one row per distinct instruction, task_index = row number."""
-    table = pa.table(
-        {
-            "task_index": pa.array(range(len(instructions)), pa.int64()),
-            "task": pa.array(instructions, pa.string()),
-        }
-    )
-    return table.replace_schema_metadata({b"pandas": json.dumps(_PANDAS_TASKS_METADATA)})
-
-
-@dataclass(frozen=True)
-class EpisodeMeta:
-    index: int
-    length: int
-    task_name: str
-    instruction: str
-    task_index: int  # row of meta/tasks.parquet (the instruction)
-    seed: int | None
-    policy: str
-    success: bool
-    data_file: str  # relative to the dataset root
-    row_group: int  # -1: the episode is a row range of its file, not one row group
-    from_index: int
-    video_file: str = ""  # mp4 of the camera, relative to the root; "" for frames in rows
-    video_from: float = 0.0  # seconds into video_file where the episode starts
-
-
 # Columns an episode needs; the others default (no reward, no success, done at the end).
 _REQUIRED = (L.STATE, L.ACTION, "timestamp", "index")
 _OPTIONAL = (L.REWARD, L.SUCCESS, L.DONE, L.TERMINATED, L.ENV_STATE)
 _SCALARS = frozenset({L.REWARD, L.SUCCESS, L.DONE, L.TERMINATED, "timestamp", "index"})
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise DatasetError(
-            f"{path}: missing; not a dataset directory, or its write was interrupted"
-        )
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: corrupt or truncated JSON ({exc})") from None
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DatasetError(f"{path}: missing")
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: corrupt or truncated JSON lines ({exc})") from None
-
-
-def _read_table(path: Path) -> pa.Table:
-    if not path.is_file():
-        raise DatasetError(f"{path}: missing")
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise DatasetError(f"{path}: corrupt or truncated parquet file ({exc})") from None
-
-
-def _task_column(tasks: pa.Table) -> str | None:
-    """The column holding the task text: "task", or the pandas index LeRobot writes it as
-    (an unnamed index is stored as `__index_level_0__`)."""
-    if "task" in tasks.column_names:
-        return "task"
-    pandas_meta = json.loads((tasks.schema.metadata or {}).get(b"pandas", b"{}"))
-    for name in pandas_meta.get("index_columns", []):
-        if isinstance(name, str) and pa.types.is_string(tasks.schema.field(name).type):
-            return name
-    return None
-
-
-def _is_v2(info: dict) -> bool:
-    return str(info.get("codebase_version", "")).startswith("v2")
 
 
 class EpisodeDataset:
@@ -178,17 +51,20 @@ class EpisodeDataset:
             )
             raise DatasetError(f"{self.root}: no such dataset directory{hint}")
         info_path = self.root / L.INFO_PATH
-        self.info = _read_json(info_path)
+        self.info = read_json(info_path)
         stats_path = self.root / L.STATS_PATH
-        stats = _read_json(stats_path) if stats_path.is_file() else None
+        stats = read_json(stats_path) if stats_path.is_file() else None
         self.spec = DatasetSpec.from_info(self.info, str(info_path), stats, camera)
         block = self.info.get("vla_wm") or {}
         self.camera = pick_camera(
             self.info["features"], camera or block.get("image_key"), str(info_path)
         )
-        self.instructions: list[str] = self._load_tasks()
-        self._episode_rows = self._load_episode_rows()
-        self.episodes = [self._meta(row) for row in self._episode_rows]
+        self.instructions: list[str] = load_instructions(self.root, self.info)
+        self._episode_rows = load_episode_rows(self.root, self.info)
+        self.episodes = [
+            episode_meta(self.root, self.info, row, self.instructions, self.camera)
+            for row in self._episode_rows
+        ]
         self.task_names: list[str] = list(block.get("task_names") or []) or list(
             dict.fromkeys(m.task_name for m in self.episodes)
         )
@@ -198,92 +74,6 @@ class EpisodeDataset:
         self._open_files = open_files
 
     # -- metadata ------------------------------------------------------------------------
-    def _load_tasks(self) -> list[str]:
-        if _is_v2(self.info):
-            rows = _read_jsonl(self.root / "meta" / "tasks.jsonl")
-            pairs = [(r["task_index"], r["task"]) for r in rows]
-        else:
-            tasks = _read_table(self.root / L.TASKS_PATH)
-            column = _task_column(tasks)
-            if column is None or "task_index" not in tasks.column_names:
-                raise DatasetError(
-                    f"{self.root / L.TASKS_PATH}: no task text and task_index columns "
-                    f"(has {tasks.column_names})"
-                )
-            pairs = zip(tasks["task_index"].to_pylist(), tasks[column].to_pylist(), strict=True)
-        return [task for _, task in sorted(pairs)]
-
-    def _load_episode_rows(self) -> list[dict]:
-        if _is_v2(self.info):
-            rows = _read_jsonl(self.root / "meta" / "episodes.jsonl")
-            start = 0
-            for row in sorted(rows, key=lambda r: r["episode_index"]):
-                row["dataset_from_index"], start = start, start + row["length"]
-            where = self.root / "meta" / "episodes.jsonl"
-        else:
-            paths = sorted((self.root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
-            if not paths:
-                raise DatasetError(f"{self.root / 'meta' / 'episodes'}: no episode metadata files")
-            rows = [row for p in paths for row in _read_table(p).to_pylist()]
-            where = paths[0].parent
-        rows.sort(key=lambda r: r["episode_index"])
-        info_path = self.root / L.INFO_PATH
-        if [r["episode_index"] for r in rows] != list(range(len(rows))):
-            raise DatasetError(f"{where}: episode indices are not 0..N-1")
-        if len(rows) != self.info.get("total_episodes"):
-            raise DatasetError(
-                f"{info_path}: total_episodes is {self.info.get('total_episodes')} but "
-                f"{where} lists {len(rows)}"
-            )
-        if sum(r["length"] for r in rows) != self.info.get("total_frames"):
-            raise DatasetError(f"{info_path}: total_frames does not match the episode lengths")
-        return rows
-
-    def _meta(self, row: dict) -> EpisodeMeta:
-        index = row["episode_index"]
-        tasks = row.get("tasks") or []
-        instruction = row.get("instruction") or (tasks[0] if tasks else "")
-        if instruction not in self.instructions:
-            raise DatasetError(
-                f"{self.root}: episode {index} has task {instruction!r}, which is not in "
-                "the tasks table"
-            )
-        chunk = index // int(self.info.get("chunks_size", L.CHUNKS_SIZE))
-        key = self.camera.key
-        video_file, video_from = "", 0.0
-        if _is_v2(self.info):
-            fmt = {"episode_chunk": chunk, "episode_index": index}
-            data_file = self.info["data_path"].format(**fmt)
-            if self.camera.video:
-                video_file = self.info["video_path"].format(video_key=key, **fmt)
-        else:
-            data_file = self.info.get("data_path", L.DATA_PATH).format(
-                chunk_index=row["data/chunk_index"], file_index=row["data/file_index"]
-            )
-            if self.camera.video:
-                video_file = self.info["video_path"].format(
-                    video_key=key,
-                    chunk_index=row[f"videos/{key}/chunk_index"],
-                    file_index=row[f"videos/{key}/file_index"],
-                )
-                video_from = float(row[f"videos/{key}/from_timestamp"])
-        return EpisodeMeta(
-            index=index,
-            length=row["length"],
-            task_name=row.get("task_name") or instruction,
-            instruction=instruction,
-            task_index=self.instructions.index(instruction),
-            seed=row.get("seed"),
-            # Datasets from other tools are recorded demonstrations.
-            policy=row.get("policy") or ("expert" if "policy" not in row else ""),
-            success=bool(row.get("success", False)),
-            data_file=data_file,
-            row_group=row.get("data/row_group", -1),
-            from_index=row["dataset_from_index"],
-            video_file=video_file,
-            video_from=video_from,
-        )
-
     def _check_files(self) -> None:
         """Every data file exists, has a readable footer and the needed columns.
 
@@ -353,7 +143,7 @@ class EpisodeDataset:
         return [dict(r) for r in self._episode_rows]
 
     def moments(self) -> dict[str, Moments]:
-        stats = _read_json(self.root / L.STATS_PATH)
+        stats = read_json(self.root / L.STATS_PATH)
         h, w, _ = self.spec.image_shape
         try:
             return {
@@ -367,7 +157,7 @@ class EpisodeDataset:
 
     @functools.cached_property
     def stats(self) -> dict:
-        return _read_json(self.root / L.STATS_PATH)
+        return read_json(self.root / L.STATS_PATH)
 
     # -- data ----------------------------------------------------------------------------
     def _file(self, rel: str) -> pq.ParquetFile:

@@ -24,7 +24,8 @@ from vla_wm_ros.data import layout as L
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.images import encode_png
 from vla_wm_ros.data.layout import DatasetError, DatasetExistsError
-from vla_wm_ros.data.reader import EPISODES_SCHEMA, EpisodeDataset, tasks_table
+from vla_wm_ros.data.meta_tables import EPISODES_SCHEMA, tasks_table
+from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.stats import Moments, image_moments
 
