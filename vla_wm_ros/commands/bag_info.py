@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.data.bag_reader import describe_bag
+    from vla_wm_ros.data.bag_describe import describe_bag
     from vla_wm_ros.data.layout import DatasetError
 
     try:

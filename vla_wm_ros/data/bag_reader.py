@@ -1,9 +1,7 @@
 """rosbag2 recordings -> episodes, through `rosbags` (pure Python, no ROS install).
 
-Accepts a rosbag2 folder (metadata.yaml, sqlite3 or MCAP storage), or a single .mcap or
-.db3 file; the storage is told by the file's magic bytes, not its name. Message types come
-from the definitions the bag carries, else from the Humble typestore (Humble's sqlite3
-bags carry none).
+Accepts whatever `bag_open.open_bag` opens: a rosbag2 folder (sqlite3 or MCAP storage) or
+a single .mcap or .db3 file.
 
 One row per camera frame: the newest joint state at or before the frame (frames before
 the first joint state are dropped), the first action after it and before the next frame
@@ -14,25 +12,19 @@ never sits in memory at camera resolution. The rate is measured from the frame s
 
 from __future__ import annotations
 
-import contextlib
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from vla_wm_ros.data import bag_messages as M
 from vla_wm_ros.data.bag_config import BagImportConfig
+from vla_wm_ros.data.bag_open import open_bag
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.images import square_resize
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.data.spec import DatasetSpec
-
-SQLITE_MAGIC = b"SQLite format 3\x00"
-MCAP_MAGIC = b"\x89MCAP"
-CUSTOM_PREFIX = "vla_wm."  # metadata.yaml custom_data keys our exporter writes
 
 # Topic role -> message types it accepts.
 ROLES = {
@@ -59,83 +51,6 @@ class Recording:
     image_type: str
     camera_info: dict | None
     custom: dict[str, str] = field(default_factory=dict)  # our exporter's custom_data
-
-
-def storage_of(path: Path) -> str:
-    """'sqlite3' or 'mcap' from the file's first bytes; DatasetError for anything else."""
-    with path.open("rb") as f:
-        head = f.read(16)
-    if head.startswith(SQLITE_MAGIC):
-        return "sqlite3"
-    if head.startswith(MCAP_MAGIC):
-        return "mcap"
-    raise DatasetError(
-        f"{path}: neither an MCAP nor a SQLite3 (rosbag2 .db3) file (starts with {head[:8]!r})"
-    )
-
-
-def _custom_data(folder: Path) -> dict[str, str]:
-    try:
-        meta = yaml.safe_load((folder / "metadata.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DatasetError(f"{folder / 'metadata.yaml'}: unreadable ({exc})") from None
-    info = meta.get("rosbag2_bagfile_information") or {}
-    custom = info.get("custom_data") or {}
-    return {
-        k[len(CUSTOM_PREFIX) :]: str(v) for k, v in custom.items() if k.startswith(CUSTOM_PREFIX)
-    }
-
-
-@dataclass
-class OpenBag:
-    reader: object  # rosbags.highlevel.AnyReader, open
-    storage: str  # "mcap", "sqlite3" or "rosbag2 folder (mcap)", ... for messages
-    custom: dict[str, str]  # our exporter's custom_data (vla_wm.* keys, prefix removed)
-
-
-@contextlib.contextmanager
-def open_bag(path: str | Path):
-    """An `OpenBag` over `path` (closed when the block ends)."""
-    from rosbags.highlevel import AnyReader, AnyReaderError
-    from rosbags.typesys import Stores, get_typestore
-
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(
-            f"{path}: no such bag (a rosbag2 folder with metadata.yaml, or a .mcap/.db3 file)"
-        )
-    custom: dict[str, str] = {}
-    storage = "rosbag2 folder"
-    with tempfile.TemporaryDirectory(prefix="bag-") as tmp:
-        target = path
-        if path.is_dir():
-            files = sorted([*path.glob("*.mcap"), *path.glob("*.db3")])
-            if (path / "metadata.yaml").is_file():
-                custom = _custom_data(path)
-                storage += f" ({', '.join(sorted({storage_of(f) for f in files})) or 'empty'})"
-            elif len(files) == 1:  # metadata.yaml lost: the storage file alone is the bag
-                target = files[0]
-            else:
-                raise DatasetError(
-                    f"{path}: a folder without metadata.yaml and with {len(files)} storage "
-                    "files (.mcap/.db3); not a rosbag2 bag"
-                )
-        if target.is_file():
-            storage = storage_of(target)
-            suffix = ".db3" if storage == "sqlite3" else ".mcap"
-            if target.suffix != suffix:  # rosbags picks the storage by the file name
-                link = Path(tmp) / f"bag{suffix}"
-                link.symlink_to(target.absolute())
-                target = link
-        reader = AnyReader([target], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
-        try:
-            reader.open()
-        except (AnyReaderError, OSError, ValueError, KeyError, EOFError) as exc:
-            raise DatasetError(f"{path}: cannot read this {storage} bag ({exc})") from None
-        try:
-            yield OpenBag(reader, storage, custom)
-        finally:
-            reader.close()
 
 
 def _connections(reader, path: Path, cfg: BagImportConfig) -> dict[str, list]:
@@ -347,38 +262,3 @@ def dataset_spec(first: Recording, cfg: BagImportConfig) -> DatasetSpec:
         camera=first.custom.get("camera") or cfg.topics.image,
         extra=extra,
     )
-
-
-def describe_bag(path: str | Path) -> dict:
-    """What a bag holds, to write its import config: storage, duration and, per topic,
-    type, count, rate (median interval) and, for JointState, the joint names."""
-    path = Path(path)
-    with open_bag(path) as bag:
-        reader = bag.reader
-        times: dict[str, list[int]] = {}
-        names: dict[str, list[str]] = {}
-        try:
-            for conn, ns, raw in reader.messages():
-                times.setdefault(conn.topic, []).append(ns)
-                if conn.msgtype in M.JOINT_TYPES and conn.topic not in names:
-                    names[conn.topic] = list(reader.deserialize(raw, conn.msgtype).name)
-        except Exception as exc:  # a broken storage file, however it breaks
-            raise DatasetError(f"{path}: cannot read this {bag.storage} bag ({exc!r})") from None
-        topics = {}
-        for conn in reader.connections:
-            stamps = np.asarray(times.get(conn.topic, []), dtype=np.int64)
-            gaps = np.diff(np.sort(stamps))
-            entry = {"type": conn.msgtype, "count": int(stamps.size)}
-            if gaps.size and np.median(gaps) > 0:
-                entry["rate_hz"] = round(1e9 / float(np.median(gaps)), 3)
-            if conn.topic in names:
-                entry["joints"] = names[conn.topic]
-            topics[conn.topic] = entry
-        every = [t for ts in times.values() for t in ts]
-        return {
-            "path": str(path),
-            "storage": bag.storage,
-            "duration_s": round((max(every) - min(every)) / 1e9, 3) if every else 0.0,
-            "topics": dict(sorted(topics.items())),
-            "custom_data": bag.custom,
-        }

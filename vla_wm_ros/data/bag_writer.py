@@ -25,7 +25,7 @@ import numpy as np
 
 from vla_wm_ros.data.bag_config import BagTopics
 from vla_wm_ros.data.bag_messages import pinhole_info
-from vla_wm_ros.data.bag_reader import CUSTOM_PREFIX
+from vla_wm_ros.data.bag_open import CUSTOM_PREFIX
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.data.spec import DatasetSpec
