@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vla_wm_ros.bench.seed_style import SeedStyleCEM, SeedStyleMPPI, SeedStyleRSSM
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.planning.config import (

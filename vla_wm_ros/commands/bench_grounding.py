@@ -26,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vla_wm_ros.bench.report import print_report
-    from vla_wm_ros.bench.stats import latency_summary
     from vla_wm_ros.commands.ground import build_from_arguments
     from vla_wm_ros.evaluation.grounding import render_scenes, scene_items
     from vla_wm_ros.language.suite import load_suite
+    from vla_wm_ros.latency import latency_summary
 
     suite = load_suite()
     items = scene_items(suite)

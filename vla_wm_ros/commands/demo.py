@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     import imageio.v2 as imageio
 
-    from vla_wm_ros.bench.stats import latency_summary
     from vla_wm_ros.commands.run import graph_arguments
+    from vla_wm_ros.latency import latency_summary
     from vla_wm_ros.ros.graph import describe
     from vla_wm_ros.ros.graph_client import GraphClient, GraphError
     from vla_wm_ros.ros.in_process import InProcessGraph

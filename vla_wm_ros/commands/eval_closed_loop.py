@@ -59,7 +59,7 @@ def _tasks(text: str) -> list[str]:
 
 def summarise(records, period_ms: float) -> dict:
     """Success rate, mean length and loop latency of one task's episodes."""
-    from vla_wm_ros.bench.stats import latency_summary
+    from vla_wm_ros.latency import latency_summary
 
     times = [t for r in records for t in r.plan_times_ms()]
     out = {

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.language.grounding import Grounder
 from vla_wm_ros.language.suite import TaskSuite
+from vla_wm_ros.latency import latency_summary
 
 
 @dataclass

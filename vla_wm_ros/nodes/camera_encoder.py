@@ -16,8 +16,8 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Embedding
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.image_conversion import (
     ImageConversionError,
