@@ -11,13 +11,11 @@ HELP = "grounding latency per instruction for a backend (sentence | vlm)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vla_wm_ros.commands.ground import add_backend_arguments
+    from vla_wm_ros.commands.ground import add_suite_arguments
 
-    add_backend_arguments(parser)
+    add_suite_arguments(parser)
     parser.add_argument("--calls", type=int, default=100, help="timed ground() calls")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first")
-    parser.add_argument("--image-size", type=int, default=224, help="rendered scene size, pixels")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vla_wm_ros.bench.report import print_report
-    from vla_wm_ros.commands.ground import build_from_arguments
+    from vla_wm_ros.commands.ground import backend_report, build_from_arguments
     from vla_wm_ros.evaluation.grounding import render_scenes, scene_items
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.latency import latency_summary
@@ -45,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
         if i >= args.warmup:
             samples.append((time.perf_counter() - start) * 1e3)
     report = {
-        "backend": args.backend,
-        "model": str(args.vlm_dir) if args.backend == "vlm" else grounder.encoder.model_dir.name,
-        "device": args.vlm_device if args.backend == "vlm" else "cpu",
-        "dtype": args.vlm_dtype if args.backend == "vlm" else "float32",
-        "image_size": args.image_size,
+        **backend_report(args, grounder),
         "cpu": platform.processor() or platform.machine(),
         "load_s": round(load_s, 3),
         "latency_ms": latency_summary(samples),

@@ -10,17 +10,15 @@ HELP = "grounding accuracy per backend on the suite's text-only and scene instru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vla_wm_ros.commands.ground import add_backend_arguments
+    from vla_wm_ros.commands.ground import add_suite_arguments
 
-    add_backend_arguments(parser)
-    parser.add_argument("--image-size", type=int, default=224, help="rendered scene size, pixels")
+    add_suite_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="simulator placement of the scenes")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (sentence)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.commands.ground import build_from_arguments
+    from vla_wm_ros.commands.ground import backend_report, build_from_arguments
     from vla_wm_ros.evaluation.grounding import evaluate_grounding, render_scenes
     from vla_wm_ros.language.suite import load_suite
 
@@ -28,11 +26,7 @@ def run(args: argparse.Namespace) -> int:
     frames = render_scenes(suite.names, args.image_size, args.seed, progress=True)
     grounder = build_from_arguments(args)
     report = {
-        "backend": args.backend,
-        "model": str(args.vlm_dir) if args.backend == "vlm" else grounder.encoder.model_dir.name,
-        "device": args.vlm_device if args.backend == "vlm" else "cpu",
-        "dtype": args.vlm_dtype if args.backend == "vlm" else "float32",
-        "image_size": args.image_size,
+        **backend_report(args, grounder),
         "seed": args.seed,
         **evaluate_grounding(grounder, suite, frames, args.folds, progress=True),
     }

@@ -1,7 +1,7 @@
 """`vla-wm ground "TEXT"`: which task an instruction means, or why it is refused.
 
-Also holds the grounding-backend arguments the `eval grounding` and `bench grounding`
-commands share.
+Also holds what the `eval grounding` and `bench grounding` commands share: the
+grounding-backend arguments and their report's description of the backend.
 """
 
 from __future__ import annotations
@@ -26,6 +26,25 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         help="world-model checkpoint whose goal space the encoder must match; "
         "default: models/world_model",
     )
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """The backend arguments plus what both suite commands (eval, bench) take."""
+    add_backend_arguments(parser)
+    parser.add_argument("--image-size", type=int, default=224, help="rendered scene size, pixels")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def backend_report(args: argparse.Namespace, grounder) -> dict:
+    """What a suite command's report says about the backend it measured."""
+    vlm = args.backend == "vlm"
+    return {
+        "backend": args.backend,
+        "model": str(args.vlm_dir) if vlm else grounder.encoder.model_dir.name,
+        "device": args.vlm_device if vlm else "cpu",
+        "dtype": args.vlm_dtype if vlm else "float32",
+        "image_size": args.image_size,
+    }
 
 
 def build_from_arguments(args: argparse.Namespace):
