@@ -33,7 +33,6 @@ class GradientMPC:
         self.model = model
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
-        self._penalty = safety.disagreement_penalty
         low = model.action_low
         self._actions = torch.zeros(
             cfg.horizon, model.action_dim, device=low.device, dtype=low.dtype, requires_grad=True
@@ -135,8 +134,8 @@ class GradientMPC:
         previous = self._last_sent.unsqueeze(0) if self._has_prev else actions[:1].detach()
         steps = torch.diff(actions, dim=0, prepend=previous)
         cost = tracking + self.cfg.smoothness * steps.square().mean(dim=1).sum()
-        if self._penalty:
-            cost = cost + self._penalty * model.disagreement(feats[:-1], actions).sum()
+        if self.gate.penalty:
+            cost = cost + self.gate.penalty * model.disagreement(feats[:-1], actions).sum()
         return cost, feats
 
     def _uncertainty(self, features: Tensor, actions: Tensor) -> float:

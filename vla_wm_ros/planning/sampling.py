@@ -45,7 +45,6 @@ class SamplingPlanner:
         self.model = model
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
-        self._penalty = safety.disagreement_penalty
         self._prior_penalty = cfg.prior_penalty / model.action_dim
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
@@ -225,10 +224,10 @@ class SamplingPlanner:
         rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
         returns = self._discounts @ rewards
         returns.add_(model.value(features[h], context), alpha=self._terminal)
-        if self._penalty:
+        if self.gate.penalty:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
-            returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
+            returns.sub_(self._discounts @ disagreement, alpha=self.gate.penalty)
         if self._prior_penalty:
             flat = features[:-1].view(h * n, width)
             prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
