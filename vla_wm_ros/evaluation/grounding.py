@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vla_wm_ros.language.evaluation import grounded_correctly
 from vla_wm_ros.language.grounding import Grounder
 from vla_wm_ros.language.suite import TaskSuite
 from vla_wm_ros.latency import latency_summary
@@ -31,9 +32,7 @@ class Trial:
 
     @property
     def correct(self) -> bool:
-        if self.expected is None:
-            return not self.accepted
-        return self.accepted and self.task == self.expected
+        return grounded_correctly(self.expected, self.task, self.accepted)
 
 
 def render_scenes(tasks: list[str], size: int, seed: int, progress: bool) -> dict[str, np.ndarray]:
