@@ -4,7 +4,7 @@
     ros2 launch vla_wm_ros controller.launch.py sim:=isaac device:=cuda control_frequency:=20.0
 
 Arguments:
-    sim                mujoco | gazebo | isaac | none (config/profile_<sim>.yaml)
+    sim                mujoco | gazebo | isaac | servo | none (config/profile_<sim>.yaml)
     use_sim_time       auto | true | false (auto: as the profile says)
     params_file        ROS 2 params file (default: config/controller.yaml)
     model_dir          world-model checkpoint directory (default: models/world_model)

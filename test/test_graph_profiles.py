@@ -97,11 +97,17 @@ def test_profile_topics_types_clock_and_commands(sim, model_dir):
         command = commands[-1]
         assert command.header.stamp.sec >= 100, "stamps do not follow the bridge's /clock"
         if sim == "isaac":
-            assert list(command.name) == JOINTS and len(command.position) == 4
-            assert all(-1.0 <= v <= 1.0 for v in command.position)
+            assert list(command.name) == JOINTS
+            position = np.array(command.position)
         else:
             assert list(command.joint_names) == JOINTS and len(command.points) == 1
             assert command.points[0].time_from_start.nanosec == 100_000_000  # one period
+            position = np.array(command.points[0].positions)
+        # Position commands: one step (<= 0.01 m) from the measured end effector, clamped to
+        # the workspace (y >= 0.2), gripper within its open..closed range; never zeros.
+        measured = np.clip([0.1, 0.2, 0.3], [-0.5, 0.2, 0.0], [0.5, 1.0, 0.6])
+        assert np.abs(position[:3] - measured).max() <= 0.01 + 1e-9
+        assert 0.0 <= position[3] <= 0.04 and position[1] >= 0.2
     finally:
         probe.close()
         graph.close()

@@ -11,7 +11,10 @@ fallback_fraction of the period is abandoned for the actor's action (DeadlineGua
 one slow iteration on a loaded machine does not make the tick late.
 
 Every action goes out on the configured sink (Float64MultiArray, TwistStamped,
-JointState, JointTrajectory), on ~/executed_action (normalised, for the state estimator)
+JointState, JointTrajectory) as the sink's command (control/action_semantics: the
+normalised action, an end-effector velocity, or a position target integrated from the
+measured state carried by the belief; a hold is the measured position, never zeros),
+on ~/executed_action (normalised, for the state estimator)
 and in ~/plan_status. With `lockstep` a tick acts only on a belief it has not acted on
 yet (evaluation against a simulator stepping once per action). With `trigger: belief` the
 loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
@@ -34,7 +37,9 @@ from std_msgs.msg import Float64MultiArray
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
 from vla_wm_ros.config import from_dict
 from vla_wm_ros.control import watchdog
+from vla_wm_ros.control.action_semantics import ActionSemantics, Command
 from vla_wm_ros.control.control_loop import (
+    PLANNED,
     Belief,
     ControlLoop,
     LoopSettings,
@@ -45,7 +50,12 @@ from vla_wm_ros.control.control_loop import (
 from vla_wm_ros.control.control_policy import MODES
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
-from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.action_messages import (
+    MESSAGE_TYPES,
+    ActionSinkConfig,
+    command_to_message,
+    gripper_message,
+)
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -58,21 +68,47 @@ SINK_PARAMETERS = [
         choices=tuple(MESSAGE_TYPES),
     ),
     Param("action_sink.topic", "~/action", "topic the command is published on"),
-    Param("action_sink.scale", [1.0], "sent = offset + scale * action; one value or one each"),
+    Param(
+        "action_sink.command",
+        "normalised",
+        "what the values are: the normalised action, end-effector velocity (m/s) or "
+        "end-effector position target (m)",
+        choices=("normalised", "velocity", "position"),
+    ),
+    Param("action_sink.scale", [1.0], "normalised: sent = offset + scale * action"),
     Param("action_sink.offset", [0.0], "see scale"),
-    Param("action_sink.joint_names", [], "joint_state/joint_trajectory: one per action dim"),
     Param(
-        "action_sink.joint_field",
-        "position",
-        "joint_state: field carrying the command",
-        choices=("position", "velocity", "effort"),
+        "action_sink.metres_per_unit",
+        0.01,
+        "end-effector displacement (m) per unit action per tick (Meta-World: 0.01)",
+        low=1e-6,
+        high=1.0,
+    ),
+    Param("action_sink.workspace_low", [-0.5, 0.2, 0.0], "position: target lower bound x y z (m)"),
+    Param("action_sink.workspace_high", [0.5, 1.0, 0.6], "position: target upper bound x y z (m)"),
+    Param(
+        "action_sink.integrate_from",
+        "measured",
+        "position: add each step to the measured position or to the last target",
+        choices=("measured", "target"),
     ),
     Param(
-        "action_sink.twist_indices",
-        [0, 1, 2, -1, -1, -1],
-        "twist_stamped: action index for linear xyz, angular xyz (-1: zero)",
+        "action_sink.hold",
+        "measured",
+        "position: hold at the measured position or at the last target",
+        choices=("measured", "target"),
     ),
-    Param("action_sink.frame_id", "", "header frame of stamped commands"),
+    Param(
+        "action_sink.gripper",
+        "in_command",
+        "gripper position as the command's last value, on gripper_topic, or not sent",
+        choices=("in_command", "topic", "none"),
+    ),
+    Param("action_sink.gripper_open", 1.0, "gripper command when fully open", low=-1e3, high=1e3),
+    Param("action_sink.gripper_closed", 0.0, "gripper command when closed", low=-1e3, high=1e3),
+    Param("action_sink.gripper_topic", "", "gripper: topic, Float64MultiArray command topic"),
+    Param("action_sink.joint_names", [], "joint_state/joint_trajectory: one per command value"),
+    Param("action_sink.frame_id", "", "header frame of stamped commands (twist: the EE frame)"),
     Param(
         "action_sink.time_from_start",
         0.0,
@@ -155,8 +191,11 @@ class PlannerNode(Node):
         )  # fmt: skip
         self._safe = safe_action(p.safe_action, model.action_dim)
         self._period = 1.0 / p.control_frequency
-        # Fail at start, not on the first tick, when the sink cannot carry this action.
-        action_to_message(self._sink, self._safe, self.get_clock().now().to_msg(), self._period)
+        # Fail at start, not on the first tick, when the sink cannot carry this model's commands.
+        self._sink.check(model.action_dim)
+        self._semantics = ActionSemantics(self._sink, self._period)
+        self._measured: np.ndarray | None = None  # latest proprioception, model order
+        self._waiting_for_state = False
         policy = guarded_policy(
             p.mode, model, p.planner, p.planner_config, p.seed,
             self._period, p.deadline_fraction, p.fallback_fraction,
@@ -173,6 +212,11 @@ class PlannerNode(Node):
         self._sink_pub = self.create_publisher(
             MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
         )
+        self._gripper_pub = (
+            self.create_publisher(Float64MultiArray, self._sink.gripper_topic, qos.COMMAND)
+            if self._sink.gripper == "topic"
+            else None
+        )
         self._executed_pub = self.create_publisher(
             Float64MultiArray, "~/executed_action", qos.COMMAND
         )
@@ -186,7 +230,7 @@ class PlannerNode(Node):
         self.get_logger().info(
             f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
             f"{p.control_frequency:g} Hz, trigger {p.trigger}, "
-            f"{model.action_dim}-D actions -> {self._sink.type} on "
+            f"{model.action_dim}-D actions -> {self._sink.command} {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
 
@@ -198,6 +242,9 @@ class PlannerNode(Node):
             _seconds(msg.header.stamp),
             time.monotonic(),
         )
+        proprio = np.asarray(msg.proprio, dtype=np.float64)
+        if proprio.size and np.all(np.isfinite(proprio)):
+            self._measured = proprio  # the robot's state, whichever goal the belief is for
         reason = self._loop.set_belief(belief)
         if reason is not None:
             self._rejections.reject("latent", reason)
@@ -210,6 +257,7 @@ class PlannerNode(Node):
         if reason is not None:
             self._rejections.reject("goal", reason)
         elif new:
+            self._semantics.reset()
             self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
 
     def _on_tick(self) -> None:
@@ -223,7 +271,11 @@ class PlannerNode(Node):
         if result.status == "error":
             self.get_logger().error(result.reason)
         stamp = self.get_clock().now().to_msg()
-        self._sink_pub.publish(action_to_message(self._sink, result.action, stamp, self._period))
+        if result.status in PLANNED:
+            command = self._semantics.command(result.action, self._measured)
+        else:
+            command = self._semantics.hold(self._safe, self._measured)
+        self._command(command, stamp)
         self._executed_pub.publish(Float64MultiArray(data=result.action.tolist()))
         status = PlanStatus(
             goal_id=tick.goal_id,
@@ -245,6 +297,20 @@ class PlannerNode(Node):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
 
+    def _command(self, command: Command, stamp) -> None:
+        """Publish a command; a position sink with no measured state yet sends nothing."""
+        if command.values is None:
+            if not self._waiting_for_state:
+                self.get_logger().warning(
+                    f"{self._sink.command} sink: no measured state yet, nothing commanded"
+                )
+            self._waiting_for_state = True
+            return
+        self._waiting_for_state = False
+        self._sink_pub.publish(command_to_message(self._sink, command.values, stamp, self._period))
+        if self._gripper_pub is not None and command.gripper is not None:
+            self._gripper_pub.publish(gripper_message(command.gripper))
+
     def _report(self) -> diagnostics.Report:
         level, message, values = self._loop.health()
         values = {"mode": self.p.mode, **values, **self._rejections.report()}
@@ -253,8 +319,9 @@ class PlannerNode(Node):
     def destroy_node(self) -> None:
         """Leave the robot holding: one last safe action before the node goes."""
         if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
-            stamp = self.get_clock().now().to_msg()
-            self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
+            self._command(
+                self._semantics.hold(self._safe, self._measured), self.get_clock().now().to_msg()
+            )
         if hasattr(self, "_loop"):
             self._loop.close()
         super().destroy_node()

@@ -23,7 +23,7 @@ from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.ros.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
-SIMS = ("mujoco", "gazebo", "isaac", "none")
+SIMS = ("mujoco", "gazebo", "isaac", "servo", "none")
 # Node names, in start order: the simulator first so the camera exists when others start.
 NODES = ("sim_bridge", "camera_encoder", "state_estimator", "instruction_parser", "planner")
 
@@ -93,7 +93,7 @@ LAUNCH_ARGUMENTS = (
 class GraphArguments:
     """The launch arguments, typed. Field names are the launch argument names."""
 
-    sim: Literal["mujoco", "gazebo", "isaac", "none"] = "mujoco"
+    sim: Literal["mujoco", "gazebo", "isaac", "servo", "none"] = "mujoco"
     use_sim_time: Literal["auto", "true", "false"] = "auto"
     params_file: str = ""
     model_dir: str = ""
