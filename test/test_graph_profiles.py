@@ -111,3 +111,61 @@ def test_profile_topics_types_clock_and_commands(sim, model_dir):
     finally:
         probe.close()
         graph.close()
+
+
+def _action_client(probe):
+    from rclpy.action import ActionClient
+
+    from vla_wm_interfaces.action import ExecuteInstruction
+
+    client = ActionClient(probe.node, ExecuteInstruction, "/instruction_parser/execute")
+    assert probe.spin_until(client.server_is_ready, 20)
+    return client, ExecuteInstruction
+
+
+def test_without_a_simulator_success_is_the_learned_signal(model_dir):
+    """ExecuteInstruction on a robot profile: success is the learned signal (threshold
+    forced low: the tiny checkpoint is random, only the mechanism is under test)."""
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import Image, JointState
+
+    graph = start_graph(
+        "isaac",
+        model_dir,
+        overrides={"instruction_parser": {"success_reward": -1e6, "success_ticks": 3}},
+    )
+    probe = Probe(graph.context)
+    try:
+        clock_pub = probe.node.create_publisher(Clock, "/clock", 10)
+        image_pub = probe.node.create_publisher(Image, "/rgb", 10)
+        joint_pub = probe.node.create_publisher(JointState, "/joint_states", 10)
+        rng = np.random.default_rng(0)
+        now = [100_000_000_000]
+
+        def feed():
+            now[0] += 100_000_000
+            clock = Clock()
+            clock.clock.sec, clock.clock.nanosec = divmod(now[0], 1_000_000_000)
+            clock_pub.publish(clock)
+            image = camera_image(rng)
+            image.header.stamp = clock.clock
+            image_pub.publish(image)
+            joint_pub.publish(JointState(name=["ee_x", "ee_y", "ee_z", "gripper"],
+                                         position=[0.0, 0.6, 0.2, 1.0]))  # fmt: skip
+
+        probe.node.create_timer(0.1, feed)
+        client, ExecuteInstruction = _action_client(probe)
+        feedback = []
+        sent = client.send_goal_async(
+            ExecuteInstruction.Goal(instruction="open the drawer"),
+            feedback_callback=lambda m: feedback.append(m.feedback),
+        )
+        assert probe.spin_until(sent.done, 20) and sent.result().accepted
+        result = sent.result().get_result_async()
+        assert probe.spin_until(result.done, 30)
+        out = result.result().result
+        assert out.success and "learned signal" in out.message, out.message
+        assert out.steps >= 3 and feedback[-1].status in ("ok", "deadline")
+    finally:
+        probe.close()
+        graph.close()

@@ -252,6 +252,12 @@ class PlannerNode(Node):
             self._send(self._loop.tick())
 
     def _on_goal(self, msg: Goal) -> None:
+        if not msg.goal_id:  # the stop goal: hold from the next tick
+            if self._loop.goal_id is not None:
+                self._loop.clear_goal()
+                self._semantics.reset()
+                self.get_logger().info("stop: holding")
+            return
         new = msg.goal_id != self._loop.goal_id
         reason = self._loop.set_goal(msg.goal_id, msg.embedding)
         if reason is not None:

@@ -9,6 +9,13 @@ step_mode timer: steps at step_frequency on the steady clock holding the last ac
 (lock-step, so evaluation does not depend on the CPU keeping up). Both publish the
 observation right after the step. An ended episode (success or step limit) holds until
 the next reset.
+
+A new goal (on the goal topic, however it was given: SetGoal, ExecuteInstruction)
+starts a fresh episode of its grounded task, seeded with the next seed, unless an
+episode reset through `~/reset` is waiting for a goal of that task: then the goal claims
+it (evaluation resets to a chosen placement, then sends the instruction). Every
+EpisodeStatus names the goal its episode serves. The stop goal (empty id) changes
+nothing here: the planner holds.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 
-from vla_wm_interfaces.msg import EpisodeStatus
+from vla_wm_interfaces.msg import EpisodeStatus, Goal
 from vla_wm_interfaces.srv import ResetEpisode
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
@@ -96,11 +103,14 @@ class SimBridge(Node):
         self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", qos.STATUS)
         self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
         self.create_service(ResetEpisode, "~/reset", self._on_reset)
+        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
 
         self._env: MetaWorldEnv | None = None
         self._fovy = 45.0
         self._task = ""
         self._seed = 0
+        self._goal_id = ""  # the goal the running episode serves
+        self._claimable = False  # reset by ~/reset, no goal has claimed it yet
         self._step = 0
         self._done = False
         self._sim_time_ns = 0
@@ -174,6 +184,7 @@ class SimBridge(Node):
         status = EpisodeStatus(
             task=self._task,
             seed=self._seed,
+            goal_id=self._goal_id,
             step=self._step,
             reward=reward,
             success=success,
@@ -224,7 +235,9 @@ class SimBridge(Node):
         self, request: ResetEpisode.Request, response: ResetEpisode.Response
     ) -> ResetEpisode.Response:
         task = request.task or self._task
+        self._goal_id = ""
         problem = self._reset(task, int(request.seed))
+        self._claimable = problem is None
         response.success = problem is None
         response.message = problem or f"{task} seed {request.seed}"
         if problem:
@@ -233,10 +246,29 @@ class SimBridge(Node):
             self.get_logger().info(f"reset: {response.message}")
         return response
 
+    def _on_goal(self, msg: Goal) -> None:
+        if not msg.goal_id or msg.goal_id == self._goal_id:
+            return
+        if self._claimable and msg.task == self._task and not self._done:
+            self._claimable = False
+            self._goal_id = msg.goal_id
+            self.get_logger().info(f"goal {msg.goal_id} takes the reset {self._task} episode")
+            return
+        seed = self._seed + 1
+        previous, self._goal_id = self._goal_id, msg.goal_id
+        problem = self._reset(msg.task, seed)
+        if problem:
+            self._goal_id = previous
+            self._rejections.reject("goal", problem)
+            return
+        self._claimable = False
+        self.get_logger().info(f"goal {msg.goal_id}: fresh episode of {msg.task} seed {seed}")
+
     def _report(self) -> diagnostics.Report:
         values = {
             "task": self._task,
             "seed": self._seed,
+            "goal_id": self._goal_id or "-",
             "step": self._step,
             "done": self._done,
             "step_mode": self.p.step_mode,

@@ -32,6 +32,8 @@ EMBEDDING = "camera_encoder/embedding"
 LATENT = "state_estimator/latent"
 GOAL = "instruction_parser/goal"
 EXECUTED_ACTION = "planner/executed_action"
+PLAN_STATUS = "planner/plan_status"
+EPISODE = "sim_bridge/episode"
 SIM_ACTION = "sim_bridge/action"
 SIM_IMAGE = "camera/image_raw"
 SIM_JOINT_STATES = "joint_states"
@@ -211,7 +213,7 @@ def describe(
                 ("goal", GOAL),
             ),
         ),
-        "instruction_parser": ({}, ()),
+        "instruction_parser": ({}, (("plan_status", PLAN_STATUS), ("episode", EPISODE))),
         "planner": (
             {**model, "control_frequency": args.control_frequency, **sink},
             (("latent", LATENT), ("goal", GOAL)),
@@ -219,7 +221,7 @@ def describe(
     }
     if profile.simulator:
         # The simulator is the clock's source: it never follows /clock itself.
-        nodes["sim_bridge"] = ({"step_frequency": args.control_frequency}, ())
+        nodes["sim_bridge"] = ({"step_frequency": args.control_frequency}, (("goal", GOAL),))
 
     unknown = sorted(set(overrides or {}) - set(nodes))
     if unknown:
