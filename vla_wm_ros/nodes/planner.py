@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration as RclpyDuration
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
@@ -163,6 +164,9 @@ PARAMETERS = [
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
     *SINK_PARAMETERS,
 ]
+
+# Seconds the final hold may wait for reliable subscribers to acknowledge it.
+FINAL_HOLD_ACK_S = 0.5
 
 STATUS_CODES = {
     "ok": PlanStatus.OK,
@@ -303,19 +307,21 @@ class PlannerNode(Node):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
 
-    def _command(self, command: Command, stamp) -> None:
-        """Publish a command; a position sink with no measured state yet sends nothing."""
+    def _command(self, command: Command, stamp) -> bool:
+        """Publish a command; False when there is none (a position sink with no measured
+        state yet sends nothing)."""
         if command.values is None:
             if not self._waiting_for_state:
                 self.get_logger().warning(
                     f"{self._sink.command} sink: no measured state yet, nothing commanded"
                 )
             self._waiting_for_state = True
-            return
+            return False
         self._waiting_for_state = False
         self._sink_pub.publish(command_to_message(self._sink, command.values, stamp, self._period))
         if self._gripper_pub is not None and command.gripper is not None:
             self._gripper_pub.publish(gripper_message(command.gripper))
+        return True
 
     def _report(self) -> diagnostics.Report:
         level, message, values = self._loop.health()
@@ -323,11 +329,19 @@ class PlannerNode(Node):
         return diagnostics.LEVELS[level], message, values
 
     def destroy_node(self) -> None:
-        """Leave the robot holding: one last safe action before the node goes."""
+        """Leave the robot holding: one last hold, acknowledged by reliable subscribers
+        (up to FINAL_HOLD_ACK_S), before the node goes."""
         if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
-            self._command(
-                self._semantics.hold(self._safe, self._measured), self.get_clock().now().to_msg()
-            )
+            hold = self._semantics.hold(self._safe, self._measured)
+            if not self._command(hold, self.get_clock().now().to_msg()):
+                return self._close()
+            for pub in (self._sink_pub, self._gripper_pub):
+                if pub is not None:
+                    pub.wait_for_all_acked(RclpyDuration(seconds=FINAL_HOLD_ACK_S))
+            self.get_logger().info(f"final hold sent on {self._sink_pub.topic_name}")
+        self._close()
+
+    def _close(self) -> None:
         if hasattr(self, "_loop"):
             self._loop.close()
         super().destroy_node()
