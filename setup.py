@@ -11,7 +11,14 @@ from setuptools import find_packages, setup
 
 PACKAGE = "vla_wm_ros"
 
-NODES = ["camera_encoder", "state_estimator", "planner", "instruction_parser", "sim_bridge"]
+NODES = [
+    "camera_encoder",
+    "state_estimator",
+    "planner",
+    "lifecycle_planner",
+    "instruction_parser",
+    "sim_bridge",
+]
 
 
 def _files(pattern: str) -> list[str]:

@@ -90,7 +90,7 @@ def test_planner_process_sends_the_final_hold_and_exits_0(model_dir, probe, sign
     probe.spin_for(0.3)
     assert rc == 0, out[-3000:]
     assert seconds < GRACE_S, f"took {seconds:.1f} s to exit"
-    assert "final hold sent" in out and "Traceback" not in out, out[-3000:]
+    assert "hold sent on" in out and "Traceback" not in out, out[-3000:]
     assert any(t >= sent_at for t in heard), "no command after the signal"
 
 
@@ -129,4 +129,4 @@ def test_vla_wm_run_stops_cleanly_on_sigterm(model_dir, probe):
     probe.spin_for(0.3)
     assert rc == 0 and "Traceback" not in out, out[-3000:]
     assert seconds < GRACE_S, f"took {seconds:.1f} s to exit"
-    assert "final hold sent" in out and any(t >= sent_at for t in heard)
+    assert "hold sent on" in out and any(t >= sent_at for t in heard)

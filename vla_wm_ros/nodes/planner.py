@@ -27,6 +27,7 @@ The decisions are control/control_loop.ControlLoop's; this node converts and pub
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
@@ -182,10 +183,17 @@ def _seconds(stamp) -> float:
     return Time.from_msg(stamp).nanoseconds / 1e9
 
 
-class PlannerNode(Node):
-    def __init__(self, **kwargs) -> None:
-        super().__init__("planner", **kwargs)
-        p = self.p = declare_parameters(self, PARAMETERS)
+class PlannerLogic:
+    """The planner's wiring, shared by the plain node and the lifecycle node: `_setup()`
+    loads the model and creates the loop, publishers, subscriptions and timer;
+    `_release()` undoes it. Commands go out only while `_active`."""
+
+    p: SimpleNamespace
+    _active = False
+    _configured = False
+
+    def _setup(self) -> None:
+        p = self.p
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._sink = from_dict(
             ActionSinkConfig,
@@ -225,18 +233,46 @@ class PlannerNode(Node):
             Float64MultiArray, "~/executed_action", qos.COMMAND
         )
         self._status_pub = self.create_publisher(PlanStatus, "~/plan_status", qos.STATUS)
-        self.create_subscription(LatentState, "latent", self._on_latent, qos.STATE)
-        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
+        self._subscriptions_made = [
+            self.create_subscription(LatentState, "latent", self._on_latent, qos.STATE),
+            self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL),
+        ]
         self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
-        self.create_timer(
+        self._timer = self.create_timer(
             self._period, self._on_tick, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
+        self._configured = True
         self.get_logger().info(
             f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
             f"{p.control_frequency:g} Hz, trigger {p.trigger}, "
             f"{model.action_dim}-D actions -> {self._sink.command} {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
+
+    def _release(self) -> None:
+        """Undo `_setup()`: the model, loop, publishers, subscriptions and timers go."""
+        if not self._configured:
+            return
+        self._configured = self._active = False
+        self.destroy_timer(self._timer)
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        self._diagnostics.close()
+        for pub in (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub):
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self._loop.close()
+
+    def _hold(self) -> None:
+        """Send the sink's hold now, acknowledged by reliable subscribers (up to
+        FINAL_HOLD_ACK_S)."""
+        hold = self._semantics.hold(self._safe, self._measured)
+        if not self._command(hold, self.get_clock().now().to_msg()):
+            return
+        for pub in (self._sink_pub, self._gripper_pub):
+            if pub is not None:
+                pub.wait_for_all_acked(RclpyDuration(seconds=FINAL_HOLD_ACK_S))
+        self.get_logger().info(f"hold sent on {self._sink_pub.topic_name}")
 
     def _on_latent(self, msg: LatentState) -> None:
         belief = Belief(
@@ -252,7 +288,7 @@ class PlannerNode(Node):
         reason = self._loop.set_belief(belief)
         if reason is not None:
             self._rejections.reject("latent", reason)
-        elif self.p.trigger == "belief":
+        elif self.p.trigger == "belief" and self._active:
             self._send(self._loop.tick())
 
     def _on_goal(self, msg: Goal) -> None:
@@ -271,6 +307,8 @@ class PlannerNode(Node):
             self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
 
     def _on_tick(self) -> None:
+        if not self._active:
+            return
         # Triggered by beliefs, the timer only watches: it acts when the watchdog objects.
         self._send(self._loop.tick(watch_only=self.p.trigger == "belief"))
 
@@ -329,22 +367,21 @@ class PlannerNode(Node):
         return diagnostics.LEVELS[level], message, values
 
     def destroy_node(self) -> None:
-        """Leave the robot holding: one last hold, acknowledged by reliable subscribers
-        (up to FINAL_HOLD_ACK_S), before the node goes."""
-        if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
-            hold = self._semantics.hold(self._safe, self._measured)
-            if not self._command(hold, self.get_clock().now().to_msg()):
-                return self._close()
-            for pub in (self._sink_pub, self._gripper_pub):
-                if pub is not None:
-                    pub.wait_for_all_acked(RclpyDuration(seconds=FINAL_HOLD_ACK_S))
-            self.get_logger().info(f"final hold sent on {self._sink_pub.topic_name}")
-        self._close()
-
-    def _close(self) -> None:
-        if hasattr(self, "_loop"):
-            self._loop.close()
+        """Leave the robot holding: a final hold before the node goes."""
+        if self._configured and self.context.ok():
+            self._hold()
+        self._release()
         super().destroy_node()
+
+
+class PlannerNode(PlannerLogic, Node):
+    """The planner as a plain node: loads and commands from construction on."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("planner", **kwargs)
+        self.p = declare_parameters(self, PARAMETERS)
+        self._setup()
+        self._active = True
 
 
 NODE_CLASS = PlannerNode

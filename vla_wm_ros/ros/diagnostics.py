@@ -59,3 +59,8 @@ class Diagnostics:
         array = DiagnosticArray(status=[status])
         array.header.stamp = self._node.get_clock().now().to_msg()
         self._pub.publish(array)
+
+    def close(self) -> None:
+        """Stop reporting (a lifecycle node's cleanup)."""
+        self._node.destroy_timer(self._timer)
+        self._node.destroy_publisher(self._pub)

@@ -88,6 +88,12 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
     LaunchArgument("backend", "auto", "inference backend (auto: the fastest)", BACKEND_CHOICES),
     LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
+    LaunchArgument(
+        "lifecycle",
+        "false",
+        "planner as a lifecycle node (configure loads, activate commands, deactivate holds)",
+        ("true", "false"),
+    ),
 )
 
 
@@ -102,6 +108,7 @@ class GraphArguments:
     device: Literal["cpu", "cuda"] = "cpu"
     backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "auto"
     control_frequency: float = 10.0
+    lifecycle: Literal["true", "false"] = "false"
 
     def validate(self) -> None:
         if not 0.1 <= self.control_frequency <= 1000.0:
@@ -142,10 +149,12 @@ class NodeSpec:
     params_files: tuple[str, ...]
     parameters: dict[str, Any]
     remappings: tuple[tuple[str, str], ...]
+    # A managed node: started unconfigured, then configured and activated by its starter.
+    lifecycle: bool = False
 
     @property
     def executable(self) -> str:
-        return self.name
+        return f"lifecycle_{self.name}" if self.lifecycle else self.name
 
     def launch_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for launch_ros.actions.Node."""
@@ -237,5 +246,6 @@ def describe(
             parameters = {"use_sim_time": sim_time, **parameters}
             remappings = remappings + clock if sim_time else remappings
         parameters = _without_empty_lists({**parameters, **(overrides or {}).get(name, {})})
-        specs.append(NodeSpec(name, (params_file,), parameters, remappings))
+        lifecycle = name == "planner" and args.lifecycle == "true"
+        specs.append(NodeSpec(name, (params_file,), parameters, remappings, lifecycle))
     return specs
