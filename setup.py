@@ -55,7 +55,10 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py")),
-        (f"share/{PACKAGE}/config", _files("config/*.yaml")),
+        (
+            f"share/{PACKAGE}/config",
+            _files("config/*.yaml") + _files("config/*.rviz") + _files("config/*.json"),
+        ),
         *_tree("models"),
     ],
     install_requires=["setuptools"],

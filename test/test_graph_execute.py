@@ -26,7 +26,9 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rig(model_dir):
+    from nav_msgs.msg import Path
     from std_msgs.msg import Float64MultiArray
+    from visualization_msgs.msg import MarkerArray
 
     from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
 
@@ -35,6 +37,8 @@ def rig(model_dir):
     probe.listen(EpisodeStatus, "/sim_bridge/episode")
     probe.listen(PlanStatus, "/planner/plan_status")
     probe.listen(Float64MultiArray, "/sim_bridge/action")
+    probe.listen(Path, "/planner/plan_path")
+    probe.listen(MarkerArray, "/planner/plan_markers")
     yield probe
     probe.close()
     graph.close()
@@ -109,7 +113,9 @@ def test_cancel_holds_from_the_next_tick(rig):
     assert rig.spin_until(lambda: len(holds()) >= 3, 10), "the planner stopped ticking"
     # At most the tick already under way when the cancel arrived still serves the goal.
     assert sum(p.goal_id == goal_id for p in plans[seen:]) <= 1
-    assert all(p.planner == "safe" and p.status == 1 for p in holds())  # NO_GOAL
+    assert all(p.planner == "safe" and p.status == 1 for p in holds()), [
+        (p.goal_id, p.status, p.planner) for p in holds()
+    ]  # NO_GOAL
     actions = rig.heard["/sim_bridge/action"][-3:]
     assert all(list(a.data) == [0.0, 0.0, 0.0, 0.0] for a in actions)
     assert time.monotonic() - cancelled_at < 5
@@ -130,3 +136,41 @@ def test_stop_service_holds(rig):
     rig.spin_for(0.6)
     assert sum(p.goal_id == reply.goal_id for p in plans[seen:]) <= 1
     assert plans[-1].status == 1 and plans[-1].goal_id == ""  # NO_GOAL: holding
+
+
+def test_plan_visualisation_is_published_throttled_with_finite_points(rig):
+    from vla_wm_interfaces.srv import SetGoal
+
+    paths, markers = rig.heard["/planner/plan_path"], rig.heard["/planner/plan_markers"]
+    reply = rig.call(SetGoal, "/instruction_parser/set_goal", SetGoal.Request(
+        instruction="open the drawer"))  # fmt: skip
+    assert reply.accepted
+    assert rig.spin_until(lambda: len(paths) >= 2 and len(markers) >= 2, 20)
+    seen, start = len(paths), rig.times["/planner/plan_path"][-1]
+    rig.spin_for(2.0)
+    span = rig.times["/planner/plan_path"][-1] - start
+    assert len(paths) - seen <= span / 0.5 + 1, "not throttled to visualization.period"
+    path = paths[-1]
+    assert path.header.frame_id == "world" and len(path.poses) >= 2
+    xyz = np.array([[p.pose.position.x, p.pose.position.y, p.pose.position.z] for p in path.poses])
+    assert np.all(np.isfinite(xyz))
+    line, spheres = markers[-1].markers
+    assert len(line.points) == len(path.poses) == len(line.colors) == len(spheres.colors)
+    assert line.ns.startswith("vla_wm_plan/") and spheres.header.frame_id == "world"
+    colours = np.array([[c.r, c.g, c.b] for c in line.colors[1:]])
+    assert np.all((colours >= 0) & (colours <= 1)) and np.ptp(colours[:, 1]) > 0  # by reward
+
+
+def test_plan_topics_record_into_a_readable_bag(rig, tmp_path):
+    from mcap_ros2.reader import read_ros2_messages
+    from nav_msgs.msg import Path
+    from visualization_msgs.msg import MarkerArray
+
+    from vla_wm_ros.ros.topic_recorder import record
+
+    topics = {"/planner/plan_path": Path, "/planner/plan_markers": MarkerArray}
+    bag = tmp_path / "plan.mcap"
+    counts = record(rig.node, lambda: rig.executor.spin_once(timeout_sec=0.02), topics, bag, 1.6)
+    assert counts["/planner/plan_path"] >= 2
+    read = [m for m in read_ros2_messages(str(bag)) if m.channel.topic == "/planner/plan_path"]
+    assert len(read) == counts["/planner/plan_path"] and len(read[-1].ros_msg.poses) >= 2

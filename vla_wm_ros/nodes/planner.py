@@ -30,11 +30,13 @@ import time
 from types import SimpleNamespace
 
 import numpy as np
+from nav_msgs.msg import Path
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration as RclpyDuration
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
+from visualization_msgs.msg import MarkerArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
 from vla_wm_ros.config import from_dict
@@ -51,6 +53,7 @@ from vla_wm_ros.control.control_loop import (
 )
 from vla_wm_ros.control.control_policy import MODES
 from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.control.plan_preview import can_preview, imagine_path
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.action_messages import (
     MESSAGE_TYPES,
@@ -60,6 +63,7 @@ from vla_wm_ros.ros.action_messages import (
 )
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.plan_markers import plan_markers, plan_path
 from vla_wm_ros.ros.rejections import Rejections
 
 SINK_PARAMETERS = [
@@ -164,6 +168,26 @@ PARAMETERS = [
     Param("stats_window", 200, "ticks behind rate and latency figures", low=2, high=100000),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
     *SINK_PARAMETERS,
+    Param(
+        "visualization.enabled",
+        True,
+        "publish the imagined end-effector path on ~/plan_path and ~/plan_markers",
+    ),
+    Param(
+        "visualization.period",
+        0.5,
+        "seconds between plan visualisations (throttle)",
+        low=0.05,
+        high=60.0,
+    ),
+    Param("visualization.frame_id", "world", "frame of the imagined path (the robot base)"),
+    Param(
+        "visualization.horizon",
+        15,
+        "imagined steps when the planner exposes no plan (actor rollout)",
+        low=1,
+        high=200,
+    ),
 ]
 
 # Seconds the final hold may wait for reliable subscribers to acknowledge it.
@@ -241,6 +265,14 @@ class PlannerLogic:
         self._timer = self.create_timer(
             self._period, self._on_tick, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
+        self._preview = p.visualization_enabled and can_preview(model)
+        self._preview_due = 0.0
+        self._belief: Belief | None = None
+        self._goal_embedding: list[float] = []
+        self._path_pub = self._markers_pub = None
+        if self._preview:
+            self._path_pub = self.create_publisher(Path, "~/plan_path", qos.STATUS)
+            self._markers_pub = self.create_publisher(MarkerArray, "~/plan_markers", qos.STATUS)
         self._configured = True
         self.get_logger().info(
             f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
@@ -258,7 +290,9 @@ class PlannerLogic:
         for sub in self._subscriptions_made:
             self.destroy_subscription(sub)
         self._diagnostics.close()
-        for pub in (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub):
+        pubs = (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub,
+                self._path_pub, self._markers_pub)  # fmt: skip
+        for pub in pubs:
             if pub is not None:
                 self.destroy_publisher(pub)
         self._loop.close()
@@ -286,6 +320,8 @@ class PlannerLogic:
         if proprio.size and np.all(np.isfinite(proprio)):
             self._measured = proprio  # the robot's state, whichever goal the belief is for
         reason = self._loop.set_belief(belief)
+        if reason is None:
+            self._belief = belief
         if reason is not None:
             self._rejections.reject("latent", reason)
         elif self.p.trigger == "belief" and self._active:
@@ -303,6 +339,7 @@ class PlannerLogic:
         if reason is not None:
             self._rejections.reject("goal", reason)
         elif new:
+            self._goal_embedding = list(msg.embedding)
             self._semantics.reset()
             self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
 
@@ -341,9 +378,31 @@ class PlannerLogic:
         latency = time.monotonic() - tick.start
         status.plan_time_ms = latency * 1e3
         self._status_pub.publish(status)
+        if self._preview and result.status in PLANNED:
+            self._visualise(tick, stamp)
         if self._loop.finish(tick, latency):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
+
+    def _visualise(self, tick: Tick, stamp) -> None:
+        """The imagined path of this tick's plan, at most once per visualization.period."""
+        now = time.monotonic()
+        belief = self._belief
+        if now < self._preview_due or belief is None or belief.goal_id != tick.goal_id:
+            return
+        self._preview_due = now + self.p.visualization_period
+        preview = imagine_path(
+            self._loop.model, belief.deter, belief.stoch, np.asarray(self._goal_embedding),
+            tick.decision.action, tick.decision.plan, self.p.visualization_horizon,
+        )  # fmt: skip
+        if not (np.all(np.isfinite(preview.positions)) and np.all(np.isfinite(preview.rewards))):
+            self._rejections.reject("plan_preview", "non-finite imagined path")
+            return
+        frame = self.p.visualization_frame_id
+        self._path_pub.publish(plan_path(preview, frame, stamp))
+        self._markers_pub.publish(
+            plan_markers(preview, frame, stamp, lifetime=2 * self.p.visualization_period)
+        )
 
     def _command(self, command: Command, stamp) -> bool:
         """Publish a command; False when there is none (a position sink with no measured

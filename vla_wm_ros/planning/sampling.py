@@ -79,6 +79,12 @@ class SamplingPlanner:
         """The action sequence (H, A) of the last plan (mean or best sample, action_choice)."""
         return self._plan_buf[:, 0]
 
+    @property
+    def chosen_plan(self) -> Tensor | None:
+        """The last plan's action sequence (H, A) (None before the first): what the plan
+        visualisation imagines."""
+        return self._plan_buf[:, 0] if self._has_prev else None
+
     def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
         start = time.monotonic()
