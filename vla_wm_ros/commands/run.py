@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.ros.graph import describe
     from vla_wm_ros.ros.in_process import InProcessGraph
-    from vla_wm_ros.ros.node_main import catch_stop_signals, ignore_stop_signals
+    from vla_wm_ros.ros.node_main import catch_stop_signals, exit_now, ignore_stop_signals
 
     specs = describe(graph_arguments(args))
     catch_stop_signals()  # SIGINT and SIGTERM: the final hold, then exit 0
@@ -58,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ignore_stop_signals()
         graph.close()
-    return 0
+    exit_now(0)  # the graph is closed: skip the native teardown (ros/node_main.py)

@@ -120,7 +120,9 @@ class InProcessGraph:
             thread.join(timeout=10)
         self._executors.clear()
         self._threads.clear()
-        for node in self.nodes.values():
+        # Reverse start order: the planner goes first, so its final hold still reaches the
+        # simulator (or the robot bridge) before that node goes.
+        for node in reversed(list(self.nodes.values())):
             node.destroy_node()
         self.nodes.clear()
         self.context.try_shutdown()
