@@ -169,3 +169,53 @@ def test_without_a_simulator_success_is_the_learned_signal(model_dir):
     finally:
         probe.close()
         graph.close()
+
+
+def test_servo_profile_pose_proprio_twist_and_gripper_topic(model_dir):
+    """MoveIt Servo profile: the end effector from a PoseStamped and the gripper from
+    joint_states make the proprioception; velocity commands go out as TwistStamped in
+    base_link (at most metres_per_unit / period per axis), the gripper on its own topic."""
+    from geometry_msgs.msg import PoseStamped, TwistStamped
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from vla_wm_interfaces.msg import LatentState
+    from vla_wm_interfaces.srv import SetGoal
+
+    graph = start_graph("servo", model_dir)
+    probe = Probe(graph.context)
+    try:
+        twists = probe.listen(TwistStamped, "/servo_node/delta_twist_cmds")
+        grippers = probe.listen(Float64MultiArray, "/gripper_controller/commands")
+        latents = probe.listen(LatentState, "/state_estimator/latent")
+        image_pub = probe.node.create_publisher(Image, "/camera/image_raw", 10)
+        pose_pub = probe.node.create_publisher(PoseStamped, "/ee_pose", 10)
+        joint_pub = probe.node.create_publisher(JointState, "/joint_states", 10)
+        rng = np.random.default_rng(0)
+
+        def feed():
+            pose = PoseStamped()
+            pose.header.frame_id = "base_link"
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.05, 0.6, 0.25
+            pose_pub.publish(pose)
+            joint_pub.publish(JointState(name=["elbow", "gripper"], position=[1.0, 0.7]))
+            image = camera_image(rng)
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            image_pub.publish(image)
+
+        probe.node.create_timer(0.1, feed)
+        reply = probe.call(
+            SetGoal, "/instruction_parser/set_goal", SetGoal.Request(instruction="open the drawer")
+        )
+        assert reply.accepted, reply.message
+        assert probe.spin_until(lambda: len(latents) >= 2 and len(twists) >= 5, 20)
+        assert list(latents[-1].proprio) == pytest.approx([0.05, 0.6, 0.25, 0.7])
+        assert twists[-1].header.frame_id == "base_link"
+        linear = [[t.twist.linear.x, t.twist.linear.y, t.twist.linear.z] for t in twists]
+        assert np.abs(linear).max() <= 0.01 / 0.1 + 1e-9  # metres_per_unit / period
+        assert all(t.twist.angular.z == 0.0 for t in twists)
+        assert probe.spin_until(lambda: len(grippers) >= 2, 10)
+        assert all(0.0 <= g.data[0] <= 0.04 for g in grippers)  # closed .. open
+    finally:
+        probe.close()
+        graph.close()

@@ -54,6 +54,9 @@ class SimProfile:
     # Joint names picked from joint_states, in the order the model was trained with;
     # empty: every position in message order.
     proprio_joints: list[str] = field(default_factory=list)
+    # geometry_msgs/PoseStamped of the end effector: when set, the proprioception's x, y, z
+    # come from it and proprio_joints name only the rest (the gripper).
+    ee_pose: str = ""
     action_sink: ActionSinkConfig = field(default_factory=ActionSinkConfig)
 
 
@@ -214,12 +217,17 @@ def describe(
     nodes: dict[str, tuple[dict[str, Any], tuple[tuple[str, str], ...]]] = {
         "camera_encoder": (model, (("image", profile.image),)),
         "state_estimator": (
-            {**model, "proprio_joints": list(profile.proprio_joints)},
+            {
+                **model,
+                "proprio_joints": list(profile.proprio_joints),
+                "proprio_source": "pose" if profile.ee_pose else "joint_states",
+            },
             (
                 ("embedding", EMBEDDING),
                 ("joint_states", profile.joint_states),
                 ("executed_action", EXECUTED_ACTION),
                 ("goal", GOAL),
+                *((("ee_pose", profile.ee_pose),) if profile.ee_pose else ()),
             ),
         ),
         "instruction_parser": ({}, (("plan_status", PLAN_STATUS), ("episode", EPISODE))),
