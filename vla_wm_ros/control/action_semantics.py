@@ -20,59 +20,21 @@ The gripper goes into the command vector (`gripper: in_command`), on a topic of 
 (`gripper: topic`, for velocity sinks whose message has no gripper channel), or nowhere;
 its position is open + (closed - open) * (action + 1) / 2, held at its last value.
 
-Pure functions of (config, action, measured state, last target): tested without ROS.
+Pure functions of (sink config, action, measured state, last target): tested without
+ROS. The settings are control/action_sink.ActionSinkConfig's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 
 from vla_wm_ros.config import ConfigError
+from vla_wm_ros.control.action_sink import ActionSinkConfig
 
-CommandKind = Literal["normalised", "velocity", "position"]
-GripperOutput = Literal["in_command", "topic", "none"]
-METAWORLD_METRES_PER_UNIT = 0.01
 XYZ = slice(0, 3)
 GRIPPER = 3
-
-
-@dataclass
-class CommandConfig:
-    """How a sink reads the model's action (the `action_sink.*` parameters)."""
-
-    command: CommandKind = "normalised"
-    # normalised: sent = offset + scale * action (one value, or one per action dimension).
-    scale: list[float] = field(default_factory=lambda: [1.0])
-    offset: list[float] = field(default_factory=lambda: [0.0])
-    # End-effector displacement (m) per unit action per tick.
-    metres_per_unit: float = METAWORLD_METRES_PER_UNIT
-    # position: the target's bounds (m, robot base frame), x y z.
-    workspace_low: list[float] = field(default_factory=lambda: [-0.5, 0.2, 0.0])
-    workspace_high: list[float] = field(default_factory=lambda: [0.5, 1.0, 0.6])
-    # position: integrate each step from the measured position or from the last target.
-    integrate_from: Literal["measured", "target"] = "measured"
-    # position: hold at the measured position or at the last target.
-    hold: Literal["measured", "target"] = "measured"
-    gripper: GripperOutput = "in_command"
-    gripper_open: float = 1.0
-    gripper_closed: float = 0.0
-
-    def validate(self) -> None:
-        if not self.scale or not self.offset:
-            raise ConfigError("action_sink.scale and action_sink.offset must not be empty")
-        if not self.metres_per_unit > 0:
-            raise ConfigError(
-                f"action_sink.metres_per_unit must be > 0, got {self.metres_per_unit}"
-            )
-        low, high = np.asarray(self.workspace_low), np.asarray(self.workspace_high)
-        if low.shape != (3,) or high.shape != (3,) or not np.all(low < high):
-            raise ConfigError(
-                "action_sink.workspace_low/high must be 3 values each (x y z, m) with low < high, "
-                f"got {self.workspace_low} / {self.workspace_high}"
-            )
 
 
 @dataclass
@@ -83,7 +45,7 @@ class Command:
     gripper: float | None = None
 
 
-def _affine(cfg: CommandConfig, action: np.ndarray) -> np.ndarray:
+def _affine(cfg: ActionSinkConfig, action: np.ndarray) -> np.ndarray:
     for name, values in (("scale", cfg.scale), ("offset", cfg.offset)):
         if len(values) not in (1, action.size):
             raise ValueError(
@@ -92,13 +54,13 @@ def _affine(cfg: CommandConfig, action: np.ndarray) -> np.ndarray:
     return np.asarray(cfg.offset) + np.asarray(cfg.scale) * action
 
 
-def gripper_position(cfg: CommandConfig, action: float) -> float:
+def gripper_position(cfg: ActionSinkConfig, action: float) -> float:
     """The gripper position for a gripper action in [-1, 1] (+1 closes)."""
     a = float(np.clip(action, -1.0, 1.0))
     return cfg.gripper_open + (cfg.gripper_closed - cfg.gripper_open) * (a + 1.0) / 2.0
 
 
-def gripper_from_opening(cfg: CommandConfig, opening: float) -> float:
+def gripper_from_opening(cfg: ActionSinkConfig, opening: float) -> float:
     """The gripper position of a measured opening (1 open, 0 closed)."""
     o = float(np.clip(opening, 0.0, 1.0))
     return cfg.gripper_closed + (cfg.gripper_open - cfg.gripper_closed) * o
@@ -111,7 +73,7 @@ class ActionSemantics:
     none has arrived yet.
     """
 
-    def __init__(self, cfg: CommandConfig, period: float) -> None:
+    def __init__(self, cfg: ActionSinkConfig, period: float) -> None:
         cfg.validate()
         if period <= 0:
             raise ConfigError(f"control period must be > 0 s, got {period}")

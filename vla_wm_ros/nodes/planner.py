@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
+from typing import get_args
 
 import numpy as np
 from nav_msgs.msg import Path
@@ -39,135 +40,45 @@ from std_msgs.msg import Float64MultiArray
 from visualization_msgs.msg import MarkerArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
-from vla_wm_ros.config import from_dict
 from vla_wm_ros.control import watchdog
 from vla_wm_ros.control.action_semantics import ActionSemantics, Command
+from vla_wm_ros.control.action_sink import ActionSinkConfig
 from vla_wm_ros.control.control_loop import (
     PLANNED,
     Belief,
     ControlLoop,
-    LoopSettings,
     Tick,
     guarded_policy,
     safe_action,
 )
 from vla_wm_ros.control.control_policy import MODES
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.control.plan_preview import can_preview, imagine_path
+from vla_wm_ros.planning.config import PlannerKind
 from vla_wm_ros.ros import diagnostics, qos
-from vla_wm_ros.ros.action_messages import (
-    MESSAGE_TYPES,
-    ActionSinkConfig,
-    command_to_message,
-    gripper_message,
-)
+from vla_wm_ros.ros.action_messages import SINKS, command_to_message, gripper_message
 from vla_wm_ros.ros.node_main import run_node
-from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.parameters import (
+    MODEL_PARAMETERS,
+    Param,
+    config_from,
+    declare_parameters,
+    params_from,
+)
 from vla_wm_ros.ros.plan_markers import plan_markers, plan_path
 from vla_wm_ros.ros.rejections import Rejections
 
-SINK_PARAMETERS = [
-    Param(
-        "action_sink.type",
-        "float64_multi_array",
-        "message type of the command",
-        choices=tuple(MESSAGE_TYPES),
-    ),
-    Param("action_sink.topic", "~/action", "topic the command is published on"),
-    Param(
-        "action_sink.command",
-        "normalised",
-        "what the values are: the normalised action, end-effector velocity (m/s) or "
-        "end-effector position target (m)",
-        choices=("normalised", "velocity", "position"),
-    ),
-    Param("action_sink.scale", [1.0], "normalised: sent = offset + scale * action"),
-    Param("action_sink.offset", [0.0], "see scale"),
-    Param(
-        "action_sink.metres_per_unit",
-        0.01,
-        "end-effector displacement (m) per unit action per tick (Meta-World: 0.01)",
-        low=1e-6,
-        high=1.0,
-    ),
-    Param("action_sink.workspace_low", [-0.5, 0.2, 0.0], "position: target lower bound x y z (m)"),
-    Param("action_sink.workspace_high", [0.5, 1.0, 0.6], "position: target upper bound x y z (m)"),
-    Param(
-        "action_sink.integrate_from",
-        "measured",
-        "position: add each step to the measured position or to the last target",
-        choices=("measured", "target"),
-    ),
-    Param(
-        "action_sink.hold",
-        "measured",
-        "position: hold at the measured position or at the last target",
-        choices=("measured", "target"),
-    ),
-    Param(
-        "action_sink.gripper",
-        "in_command",
-        "gripper position as the command's last value, on gripper_topic, or not sent",
-        choices=("in_command", "topic", "none"),
-    ),
-    Param("action_sink.gripper_open", 1.0, "gripper command when fully open", low=-1e3, high=1e3),
-    Param("action_sink.gripper_closed", 0.0, "gripper command when closed", low=-1e3, high=1e3),
-    Param("action_sink.gripper_topic", "", "gripper: topic, Float64MultiArray command topic"),
-    Param("action_sink.joint_names", [], "joint_state/joint_trajectory: one per command value"),
-    Param("action_sink.frame_id", "", "header frame of stamped commands (twist: the EE frame)"),
-    Param(
-        "action_sink.time_from_start",
-        0.0,
-        "joint_trajectory: point due after this many seconds (0: one period)",
-        low=0.0,
-        high=60.0,
-    ),
-]
-
 PARAMETERS = [
     *MODEL_PARAMETERS,
-    Param("control_frequency", 10.0, "control ticks per second (Hz)", low=0.1, high=1000.0),
+    *params_from(LoopSettings),
     Param("mode", "planner", "what chooses the action", choices=MODES),
-    Param(
-        "planner",
-        "mppi",
-        "world-model planner (mode planner)",
-        choices=("mppi", "cem", "gradient", "hierarchical"),
-    ),
+    Param("planner", "mppi", "world-model planner (mode planner)", choices=get_args(PlannerKind)),
     Param("planner_config", "default", "planner preset name or a PlannerConfig YAML file"),
-    Param(
-        "deadline_fraction",
-        0.6,
-        "planning must finish this far into the control period",
-        low=0.05,
-        high=1.0,
-    ),
-    Param(
-        "fallback_fraction",
-        0.85,
-        "a plan not back this far into the period is abandoned for the actor's action",
-        low=0.05,
-        high=1.0,
-    ),
-    Param(
-        "max_latent_age",
-        0.3,
-        "seconds after which a belief is stale and the safe action is sent",
-        low=0.001,
-        high=60.0,
-    ),
     Param("safe_action", [0.0], "hold action (normalised); one value for all dims or one each"),
-    Param("lockstep", False, "act once per new belief (evaluation, sim step_mode on_action)"),
-    Param(
-        "trigger",
-        "timer",
-        "plan on every timer tick, or as soon as each new belief arrives",
-        choices=("timer", "belief"),
-    ),
     Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
-    Param("stats_window", 200, "ticks behind rate and latency figures", low=2, high=100000),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
-    *SINK_PARAMETERS,
+    *params_from(ActionSinkConfig, "action_sink."),
     Param(
         "visualization.enabled",
         True,
@@ -219,34 +130,23 @@ class PlannerLogic:
     def _setup(self) -> None:
         p = self.p
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
-        self._sink = from_dict(
-            ActionSinkConfig,
-            {row.name.split(".", 1)[1]: getattr(p, row.name.replace(".", "_"))
-             for row in SINK_PARAMETERS},
-            "action_sink",
-        )  # fmt: skip
+        self._sink = config_from(ActionSinkConfig, p, "action_sink.")
+        settings = config_from(LoopSettings, p)
         self._safe = safe_action(p.safe_action, model.action_dim)
-        self._period = 1.0 / p.control_frequency
+        self._period = settings.period
         # Fail at start, not on the first tick, when the sink cannot carry this model's commands.
         self._sink.check(model.action_dim)
         self._semantics = ActionSemantics(self._sink, self._period)
         self._measured: np.ndarray | None = None  # latest proprioception, model order
         self._waiting_for_state = False
-        policy = guarded_policy(
-            p.mode, model, p.planner, p.planner_config, p.seed,
-            self._period, p.deadline_fraction, p.fallback_fraction,
-        )  # fmt: skip
-        settings = LoopSettings(
-            p.control_frequency, p.deadline_fraction, p.max_latent_age, p.lockstep, p.trigger,
-            p.stats_window,
-        )  # fmt: skip
+        policy = guarded_policy(p.mode, model, p.planner, p.planner_config, p.seed, settings)
         clock = self.get_clock()
         self._loop = ControlLoop(
             model, policy, self._safe, settings, lambda: clock.now().nanoseconds / 1e9
         )
         self._rejections = Rejections(self.get_logger())
         self._sink_pub = self.create_publisher(
-            MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
+            SINKS[self._sink.type][0], self._sink.topic, qos.COMMAND
         )
         self._gripper_pub = (
             self.create_publisher(Float64MultiArray, self._sink.gripper_topic, qos.COMMAND)
