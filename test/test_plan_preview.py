@@ -57,5 +57,5 @@ def test_docs_png_is_drawn_from_the_recorded_bag(tmp_path):
     from vla_wm_ros.commands.plan_view import _draw
 
     png = tmp_path / "plan.png"
-    assert _draw(ROOT / "docs" / "plan_visualisation.mcap", png) >= 10
+    assert _draw(ROOT / "docs" / "plan_visualisation_bag", png) >= 10
     assert png.stat().st_size > 10_000

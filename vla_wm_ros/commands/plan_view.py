@@ -1,9 +1,9 @@
-"""`vla-wm plan-view`: record the planner's imagined paths from a running graph into an
-MCAP bag, and/or draw a bag's paths as a PNG (top view x-y and side view x-z, each
+"""`vla-wm plan-view`: record the planner's imagined paths from a running graph into a
+rosbag2 folder (MCAP), and/or draw a bag's paths as a PNG (top view x-y and side view x-z, each
 imagined step coloured by its predicted reward as the markers are: red low, green high).
 
-    vla-wm plan-view --record plan.mcap --seconds 20     # while `vla-wm goal ...` runs
-    vla-wm plan-view --bag plan.mcap --png docs/plan_visualisation.png
+    vla-wm plan-view --record plan_bag --seconds 20     # while `vla-wm goal ...` runs
+    vla-wm plan-view --bag plan_bag --png docs/plan_visualisation.png
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import json
 from pathlib import Path
 
 NAME = ("plan-view",)
-HELP = "record the planner's imagined paths to an MCAP bag and draw a bag's paths as a PNG"
+HELP = "record the planner's imagined paths to a rosbag2 folder and draw a bag's paths as a PNG"
 PATH_TOPIC = "/planner/plan_path"
 MARKERS_TOPIC = "/planner/plan_markers"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--record", type=Path, help="record the topics into this MCAP file")
+    parser.add_argument("--record", type=Path, help="record the topics into this bag folder")
     parser.add_argument("--seconds", type=float, default=20.0, help="recording time (20)")
-    parser.add_argument("--bag", type=Path, help="draw this MCAP file (default: --record)")
+    parser.add_argument("--bag", type=Path, help="draw this bag folder (default: --record)")
     parser.add_argument("--png", type=Path, help="write the drawing here")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -52,17 +52,18 @@ def _draw(bag: Path, png: Path) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    from mcap_ros2.reader import read_ros2_messages
+
+    from vla_wm_ros.ros.topic_recorder import read
 
     # The planner publishes each path and its markers back to back: pair them in order.
     paths, colours = [], []
-    for m in read_ros2_messages(str(bag)):
-        if m.channel.topic == PATH_TOPIC:
-            poses = m.ros_msg.poses
+    for topic, msg in read(bag, {PATH_TOPIC, MARKERS_TOPIC}):
+        if topic == PATH_TOPIC:
+            poses = msg.poses
             xyz = [[q.pose.position.x, q.pose.position.y, q.pose.position.z] for q in poses]
             paths.append(np.array(xyz))
-        elif m.channel.topic == MARKERS_TOPIC and m.ros_msg.markers:
-            colours.append(np.array([[c.r, c.g, c.b] for c in m.ros_msg.markers[0].colors]))
+        elif msg.markers:
+            colours.append(np.array([[c.r, c.g, c.b] for c in msg.markers[0].colors]))
     if not paths:
         raise SystemExit(f"vla-wm plan-view: no {PATH_TOPIC} messages in {bag}")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))

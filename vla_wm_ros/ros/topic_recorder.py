@@ -1,5 +1,6 @@
-"""Record live topics into a ROS 2 MCAP bag (rosbag2's layout: ros2msg schemas, CDR
-messages), without rosbag2: raw subscriptions, the bytes written as they arrive."""
+"""Record live topics into a rosbag2 folder (MCAP storage), without rosbag2: raw
+subscriptions, the CDR bytes written as they arrive, through `rosbags` (as the dataset
+bags are, data/bag_writer.py); `ros2 bag play` and Foxglove read it."""
 
 from __future__ import annotations
 
@@ -9,34 +10,27 @@ from pathlib import Path
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, QoSReliabilityPolicy
 
-from vla_wm_ros.data.bags import message_definition
+
+def type_name(msg_type: type) -> str:
+    """`pkg/msg/Type` of a generated message class."""
+    return f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
 
 
 def record(node: Node, spin_once, topics: dict[str, type], path: Path, seconds: float) -> dict:
-    """Record `topics` (name -> message class) heard by `node` for `seconds` into `path`;
-    `spin_once()` services the node. Returns messages recorded per topic."""
-    from mcap.writer import Writer
+    """Record `topics` (name -> message class) heard by `node` for `seconds` into the
+    rosbag2 folder `path` (must not exist); `spin_once()` services the node. Returns
+    messages recorded per topic."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    store = get_typestore(Stores.ROS2_HUMBLE)
     counts = dict.fromkeys(topics, 0)
-    with path.open("wb") as stream:
-        writer = Writer(stream)
-        writer.start(profile="ros2", library="vla_wm_ros")
-        channels = {}
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
         for topic, msg_type in topics.items():
-            type_name = f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
-            schema = writer.register_schema(
-                name=type_name,
-                encoding="ros2msg",
-                data=message_definition(type_name).encode(),
-            )
-            channels[topic] = writer.register_channel(
-                topic=topic, message_encoding="cdr", schema_id=schema
-            )
+            conn = writer.add_connection(topic, type_name(msg_type), typestore=store)
 
-            def write(data: bytes, topic: str = topic) -> None:
-                now = time.time_ns()
-                writer.add_message(channels[topic], log_time=now, data=data, publish_time=now)
+            def write(data: bytes, topic: str = topic, conn=conn) -> None:
+                writer.write(conn, time.time_ns(), data)
                 counts[topic] += 1
 
             qos = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT)
@@ -44,5 +38,17 @@ def record(node: Node, spin_once, topics: dict[str, type], path: Path, seconds: 
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             spin_once()
-        writer.finish()
     return counts
+
+
+def read(path: Path, topics: set[str]) -> list[tuple[str, object]]:
+    """(topic, message) of `topics` in a rosbag2 folder, in recording order."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    with AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
+        wanted = [c for c in reader.connections if c.topic in topics]
+        return [
+            (conn.topic, reader.deserialize(raw, conn.msgtype))
+            for conn, _, raw in reader.messages(connections=wanted)
+        ]
