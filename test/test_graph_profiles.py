@@ -62,7 +62,6 @@ def test_profile_topics_types_clock_and_commands(sim, model_dir):
         estimator = _topics(probe, "state_estimator", "subscriber")
         assert estimator[joints_topic] == ["sensor_msgs/msg/JointState"]
         assert _topics(probe, "planner", "publisher")[sink_topic] == [sink_type]
-
         for name in nodes:  # use_sim_time: every node follows the bridge's clock
             assert _topics(probe, name, "subscriber")[clock_topic] == ["rosgraph_msgs/msg/Clock"]
 
