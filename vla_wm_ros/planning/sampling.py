@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.result import PlanResult
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -204,8 +204,7 @@ class SamplingPlanner:
         sampled = actions[:, p:]
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
-        for t in range(cfg.horizon):
-            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
+        rollout(model, features[:, p:], actions[:, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
