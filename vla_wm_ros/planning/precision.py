@@ -74,10 +74,11 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
     fp32. Autograd (gradient MPC) is not served: plan those with the fp32 model.
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
-    runs them as one `torch.compile`d graph (Inductor: the elementwise ops between GEMMs
-    fused into generated C++, weights frozen and prepacked; one graph per horizon and
-    batch size, compiled on the first plan, which takes tens of seconds on a 2-core CPU);
-    otherwise it loops the allocation-light ImagineKernel.
+    runs them as one `torch.compile`d graph, and the reward, value and the actor's mode
+    as one graph each (Inductor: the elementwise ops between GEMMs fused into generated
+    C++, weights frozen and prepacked; one graph per batch size, compiled on the first
+    plan, which takes tens of seconds on a 2-core CPU); otherwise the rollout loops the
+    allocation-light ImagineKernel and the heads run eagerly.
     """
 
     def __init__(
@@ -90,6 +91,11 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         self.action_high = self.action_high.float()
         self.compiled = compiled and not sample_latent
         self._graph = _compiled_rollout(self.rssm) if self.compiled else None
+        wm = self.world_model
+        self._reward_graph = _compiled(wm.reward_head) if self.compiled else None
+        self._value_graph = _compiled(wm.critic) if self.compiled else None
+        self._mode_graph = _compiled(lambda f, term: wm.actor(f, goal_term=term).mode)
+        self._mode_graph = self._mode_graph if self.compiled else None
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
         if torch.is_grad_enabled():
@@ -105,12 +111,18 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
             self.imagine_step(features[t], actions[t], out=features[t + 1])
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        if self._reward_graph is not None:
+            return self._reward_graph(feature, goal_term=context.reward).float()
         return super().reward(feature, context).float()
 
     def value(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        if self._value_graph is not None:
+            return self._value_graph(feature, goal_term=context.value).float()
         return super().value(feature, context).float()
 
     def policy(self, feature: Tensor, context: GoalTerms, sample: bool) -> Tensor:
+        if self._mode_graph is not None and not sample:
+            return self._mode_graph(feature, context.actor).float()
         return super().policy(feature, context, sample).float()
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
@@ -130,7 +142,13 @@ def _compiled_rollout(rssm: RSSM):
             out.append(feature)
         return torch.stack(out)
 
-    return torch.compile(run, dynamic=False, options={"freezing": True})
+    return _compiled(run)
+
+
+def _compiled(fn):
+    """torch.compile for planning: static shapes (a planner calls with a few fixed batch
+    sizes), weights frozen into the graph (Inductor prepacks them for its GEMMs)."""
+    return torch.compile(fn, dynamic=False, options={"freezing": True})
 
 
 def planning_model(
