@@ -135,3 +135,33 @@ def test_bf16_plans_match_fp32_plans(shipped, margin):
             assert half.expected_return == pytest.approx(full.expected_return, rel=0.01)
         else:
             assert half_score >= full_score - 0.03 * abs(full_score)
+
+
+@pytest.mark.slow
+def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
+    """torch.compile of the rollout and heads (tens of seconds to compile here)."""
+    from vla_wm_ros.planning.precision import resolve_precision
+
+    dtype = precision_module.DTYPES[resolve_precision("auto")]
+    compiled = PrecisionPlanningModel(shipped.world_model, dtype, compiled=True)
+    eager = PrecisionPlanningModel(shipped.world_model, dtype)
+    horizon, rows = 5, 32
+    gen = torch.Generator().manual_seed(2)
+    actions = torch.rand(horizon, rows, shipped.action_dim, generator=gen) * 2 - 1
+    start = shipped.feature(start_belief(shipped, 2)).to(dtype)
+    with torch.inference_mode():
+        got = torch.empty(horizon + 1, rows, start.shape[1], dtype=dtype)
+        want = torch.empty_like(got)
+        got[0], want[0] = start, start
+        compiled.rollout(got, actions)
+        eager.rollout(want, actions)
+        error = float((got[1:].float() - want[1:].float()).norm() / want[1:].float().norm())
+        goal = compiled.goal_context(goal_of(2, shipped.goal_dim))
+        reward_gap = (compiled.reward(want[1], goal) - eager.reward(want[1], goal)).abs().max()
+    assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
+    assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
+    cfg = load_preset("default")
+    cfg.compiled_rollout = True
+    planner = build_planner(cfg, shipped)
+    result = planner.plan(start_belief(shipped, 0), goal_of(0, shipped.goal_dim))
+    assert result.status == "ok" and planner.model.compiled
