@@ -135,6 +135,7 @@ def dagger(
     # Data-parallel (torchrun): each process runs every world_size-th rollout and its share
     # of each batch; the rollouts are gathered everywhere, the gradients averaged.
     rank, size = distributed.rank(), distributed.world_size()
+    show = progress and rank == 0
     local = dataclasses.replace(
         cfg, batch_size=distributed.per_rank_batch(cfg.batch_size, "dagger")
     )
@@ -162,7 +163,7 @@ def dagger(
         wins: dict[str, list[bool]] = {}
         jobs = [(i, n) for i in range(len(tasks)) for n in range(cfg.episodes_per_task)]
         mine = jobs[rank::size]
-        bar = tqdm(total=len(mine), desc=f"dagger {r} rollouts", disable=not progress)
+        bar = tqdm(total=len(mine), desc=f"dagger {r} rollouts", disable=not show)
         wm.eval()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # batch-of-one filter steps: a second thread only waits
@@ -194,7 +195,7 @@ def dagger(
             wins.setdefault(tasks[i], []).append(won)
         rollout_s = time.perf_counter() - start
         losses = []
-        for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not progress):
+        for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not show):
             loss = behaviour_cloning_loss(wm, _window_batch(aggregate, local, rng))
             loss = loss + behaviour_cloning_loss(wm, demos.sample())
             clip_step(loss, opt, params, cfg.grad_clip)
