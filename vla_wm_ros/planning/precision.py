@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from vla_wm_ros.models.distributions import TanhNormal
 from vla_wm_ros.models.rssm import RSSM, RSSMState
 from vla_wm_ros.planning.world_model_adapter import GoalTerms, WorldModelPlanningModel
 
@@ -96,6 +97,9 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         self._value_graph = _compiled(wm.critic) if self.compiled else None
         self._mode_graph = _compiled(lambda f, term: wm.actor(f, goal_term=term).mode)
         self._mode_graph = self._mode_graph if self.compiled else None
+        if self.compiled:  # planning.sampling uses it when present
+            self.policy_rollout = self._policy_rollout
+            self._prior_graph = _compiled_prior_rollout(self.rssm, wm.actor)
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
         if torch.is_grad_enabled():
@@ -109,6 +113,18 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
             return
         for t in range(actions.shape[0]):
             self.imagine_step(features[t], actions[t], out=features[t + 1])
+
+    def _policy_rollout(self, features: Tensor, actions: Tensor, context: GoalTerms) -> None:
+        """The actor prior's trajectories in one compiled graph: features[1:] (H+1, P, F)
+        and actions (H, P, A) filled from features[0]; row 0 follows the actor's mode,
+        the others sample it (noise drawn here, from the global generator)."""
+        horizon, rows, width = actions.shape
+        noise = torch.randn(horizon, rows, width, dtype=self.dtype, device=actions.device)
+        acts, feats = self._prior_graph(
+            features[0], context.actor, noise, self.action_low, self.action_high
+        )
+        actions.copy_(acts)
+        features[1:].copy_(feats)
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
         if self._reward_graph is not None:
@@ -141,6 +157,29 @@ def _compiled_rollout(rssm: RSSM):
             feature = torch.cat([state.deter, state.stoch], -1)
             out.append(feature)
         return torch.stack(out)
+
+    return _compiled(run)
+
+
+def _compiled_prior_rollout(rssm: RSSM, actor):
+    """(P, F) start, actor goal term, (H, P, A) noise, bounds -> actions (H, P, A) fp32 and
+    features (H, P, F): row 0 the actor's mode, rows 1.. its samples, clamped to bounds."""
+    d = rssm.deter_size
+
+    def run(start: Tensor, term: Tensor, noise: Tensor, low: Tensor, high: Tensor):
+        feature, feats, acts = start, [], []
+        for t in range(noise.shape[0]):
+            dist = actor(feature, goal_term=term)
+            sampled = TanhNormal(dist.loc[1:], dist.std[1:]).rsample(noise[t, 1:])
+            action = torch.cat([dist.mode[:1], sampled]).float()
+            action = torch.minimum(torch.maximum(action, low), high)
+            state = rssm.imagine_step(
+                RSSMState(feature[:, :d], feature[:, d:]), action.to(start.dtype), sample=False
+            )
+            feature = torch.cat([state.deter, state.stoch], -1)
+            acts.append(action)
+            feats.append(feature)
+        return torch.stack(acts), torch.stack(feats)
 
     return _compiled(run)
 

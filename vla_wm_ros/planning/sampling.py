@@ -189,6 +189,10 @@ class SamplingPlanner:
         follows the actor's mode, the others sample its distribution."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
+        fused = getattr(model, "policy_rollout", None)  # all steps in one call (precision.py)
+        if fused is not None:
+            fused(features[:, :p], actions[:, :p], context)
+            return
         for t in range(self.cfg.horizon):
             actions[t, :1] = model.policy(features[t, :1], context, False)
             if p > 1:
