@@ -75,8 +75,8 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
     fp32. Autograd (gradient MPC) is not served: plan those with the fp32 model.
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
-    runs them as one `torch.compile`d graph, and the reward, value and the actor's mode
-    as one graph each (Inductor: the elementwise ops between GEMMs fused into generated
+    runs them as one `torch.compile`d graph, and the actor prior's trajectories
+    (`policy_rollout`), the reward, value and the actor's mode as one graph each (Inductor: the elementwise ops between GEMMs fused into generated
     C++, weights frozen and prepacked; one graph per batch size, compiled on the first
     plan, which takes tens of seconds on a 2-core CPU); otherwise the rollout loops the
     allocation-light ImagineKernel and the heads run eagerly.
