@@ -76,9 +76,10 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
     runs them as one `torch.compile`d graph, and the actor prior's trajectories
-    (`policy_rollout`), the reward, value and the actor's mode as one graph each (Inductor: the elementwise ops between GEMMs fused into generated
-    C++, weights frozen and prepacked; one graph per batch size, compiled on the first
-    plan, which takes tens of seconds on a 2-core CPU); otherwise the rollout loops the
+    (`policy_rollout`), the reward, value and the actor's mode as one graph each
+    (Inductor: the elementwise ops between GEMMs fused into generated C++, weights
+    frozen; one graph per batch size, compiled on the first plan, which takes tens of
+    seconds on a 2-core CPU); otherwise the rollout loops the
     allocation-light ImagineKernel and the heads run eagerly.
     """
 
