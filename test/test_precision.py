@@ -21,7 +21,7 @@ import torch
 
 from vla_wm_ros.bench.planner import start_belief
 from vla_wm_ros.models.checkpoint import load_checkpoint
-from vla_wm_ros.planning import build_planner, load_preset
+from vla_wm_ros.planning import build_planner, load_planner_preset
 from vla_wm_ros.planning import precision as precision_module
 from vla_wm_ros.planning.model import rollout
 from vla_wm_ros.planning.precision import (
@@ -67,14 +67,14 @@ def test_auto_is_bf16_only_on_cpus_with_native_bf16(monkeypatch):
 
 def test_an_avx2_machine_plans_in_fp32_without_error(monkeypatch, shipped):
     pretend_cpu(monkeypatch, "AVX2", {"avx2", "fma"})
-    planner = build_planner(load_preset("default"), shipped)
+    planner = build_planner(load_planner_preset("default"), shipped)
     assert planner.model is shipped
     result = planner.plan(start_belief(shipped, 0), goal_of(0, shipped.goal_dim))
     assert result.status == "ok" and np.all(np.abs(result.action) <= 1.0)
 
 
 def test_auto_plans_in_bf16_on_this_cpu_when_it_has_it(shipped):
-    planner = build_planner(load_preset("default"), shipped)
+    planner = build_planner(load_planner_preset("default"), shipped)
     expected = torch.bfloat16 if NATIVE_BF16 else torch.float32
     assert planner.model.dtype == expected
     assert planner.model.action_low.dtype == torch.float32  # actions and scores stay fp32
@@ -117,7 +117,7 @@ def fp32_return(model: WorldModelPlanningModel, belief, goal, plan: torch.Tensor
 def test_bf16_plans_match_fp32_plans(shipped, margin):
     plans = {}
     for name in ("fp32", "bf16"):
-        cfg = load_preset("default")
+        cfg = load_planner_preset("default")
         cfg.precision = name
         if margin == "off":
             cfg.mppi.prior_margin = None
@@ -160,7 +160,7 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
         reward_gap = (compiled.reward(want[1], goal) - eager.reward(want[1], goal)).abs().max()
     assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
     assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
-    cfg = load_preset("default")
+    cfg = load_planner_preset("default")
     cfg.compiled_rollout = True
     planner = build_planner(cfg, shipped)
     assert planner.model.compiled and planner.model.policy_rollout is not None

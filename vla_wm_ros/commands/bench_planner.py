@@ -17,7 +17,6 @@ Figures on a shared machine are noisy: read ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 NAME = ("bench", "planner")
@@ -97,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
         torchrl_contender,
         transitions_per_plan,
     )
+    from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.bench.roofline import gemm_flops_per_s
     from vla_wm_ros.config.model import load_preset as load_model_preset
-    from vla_wm_ros.planning import build_planner, load_preset
+    from vla_wm_ros.planning import build_planner, load_planner_preset
     from vla_wm_ros.planning.precision import DTYPES, cpu_has_native_bf16
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         goal = torch.nn.functional.normalize(torch.randn(wm.cfg.goal_dim), dim=0)
         ours = []
         for precision, rollout in variants:
-            planner_cfg = load_preset(preset)
+            planner_cfg = load_planner_preset(preset)
             planner_cfg.precision, planner_cfg.compiled_rollout = precision, rollout == "compiled"
             planner = build_planner(planner_cfg, model)
             ours.append(
@@ -165,20 +165,20 @@ def run(args: argparse.Namespace) -> int:
     for preset, entry in results.items():
         contenders, cfg = entry["contenders"], entry["planner_cfg"]
         report["configs"][preset] = _row(preset, contenders, variants, cfg, peak, torchrl_reason)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for preset, row in report["configs"].items():
-            for name, v in row["variants"].items():
-                ms = v["ms_per_plan"]
-                print(
-                    f"{preset} {name}: {ms['p50_ms']:.1f}/{ms['p95_ms']:.1f}/{ms['p99_ms']:.1f} "
-                    f"ms p50/p95/p99, {v['imagined_transitions_per_s']:,.0f} transitions/s, "
-                    f"roofline {v['roofline_fraction']:.2f} of {v['precision']} GEMM peak, "
-                    f"vs seed-style {v['vs_seed_style']:.2f}x, "
-                    f"vs TorchRL {v['vs_torchrl'] or float('nan'):.2f}x"
-                )
-    return 0
+    return print_report(
+        report,
+        args.json,
+        (
+            f"{preset} {name}: {ms['p50_ms']:.1f}/{ms['p95_ms']:.1f}/{ms['p99_ms']:.1f} ms "
+            f"p50/p95/p99, {v['imagined_transitions_per_s']:,.0f} transitions/s, "
+            f"roofline {v['roofline_fraction']:.2f} of {v['precision']} GEMM peak, "
+            f"vs seed-style {v['vs_seed_style']:.2f}x, "
+            f"vs TorchRL {v['vs_torchrl'] or float('nan'):.2f}x"
+            for preset, row in report["configs"].items()
+            for name, v in row["variants"].items()
+            for ms in (v["ms_per_plan"],)
+        ),
+    )
 
 
 def _row(preset, contenders, variants, cfg, peak: dict, torchrl_reason) -> dict:
