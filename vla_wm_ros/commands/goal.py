@@ -2,8 +2,8 @@
 
 Sends it as an ExecuteInstruction goal to instruction_parser's `~/execute` and prints
 the action's feedback (grounded task, step, predicted return, planner status) until the
-result: success, the end of the episode, the timeout, or Ctrl-C, which cancels the goal
-(the robot holds). Exit status: 0 success, 1 failure, timeout or cancel, 2 refused.
+result: success, the end of the episode, the timeout, or Ctrl-C / SIGTERM, which cancel
+the goal (the robot holds). Exit status: 0 success, 1 failure, timeout or cancel, 2 refused.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.ros.graph_client import GraphClient, GraphError
+    from vla_wm_ros.ros.node_main import catch_stop_signals
 
     def show(fb) -> None:
         if not args.json:
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
+    catch_stop_signals()  # SIGINT (also when inherited ignored) and SIGTERM cancel the goal
     client = GraphClient()
     try:
         result, ended = client.execute(args.instruction, args.timeout, show)
