@@ -16,6 +16,7 @@ import sys
 COMMANDS: list[str] = [
     "run",
     "goal",
+    "plan_view",
     "eval_closed_loop",
     "demo",
     "collect",

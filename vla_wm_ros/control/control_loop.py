@@ -116,6 +116,10 @@ class ControlLoop:
             self.goal_id, self._goal = goal_id, vector
         return None
 
+    def clear_goal(self) -> None:
+        """Stop: no goal, so every tick from the next one holds (status no_goal)."""
+        self.goal_id, self._goal = None, None
+
     def set_belief(self, belief: Belief) -> str | None:
         """Take a belief; None when accepted, else why it was refused."""
         m = self.model

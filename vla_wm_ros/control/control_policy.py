@@ -35,6 +35,8 @@ class Decision:
     uncertainty: float = 0.0
     iterations: int = 0
     predicted_reward: float = 0.0
+    # The chosen plan's action sequence (H, A), where the planner exposes it.
+    plan: np.ndarray | None = None
 
 
 def safe_result(action: np.ndarray, status: str, reason: str) -> Decision:
@@ -85,7 +87,9 @@ class PlannerPolicy(ControlPolicy):
 
     def act(self, state, goal: np.ndarray, deadline: float) -> Decision:
         result = self._planner.plan(state, self._model.tensor(goal)[0], deadline)
+        chosen = getattr(self._planner, "chosen_plan", None)
         return Decision(
+            plan=chosen.float().cpu().numpy() if chosen is not None else None,
             action=np.asarray(result.action, dtype=np.float64),
             status=result.status,
             reason=result.reason,

@@ -8,7 +8,14 @@ step_mode timer: steps at step_frequency on the steady clock holding the last ac
 (zero after action_timeout), like a robot; on_action: one step per received action
 (lock-step, so evaluation does not depend on the CPU keeping up). Both publish the
 observation right after the step. An ended episode (success or step limit) holds until
-the next reset.
+the next reset or a new goal.
+
+A new goal (on the goal topic, however it was given: SetGoal, ExecuteInstruction)
+starts a fresh episode of its grounded task with the next seed, unless an episode reset
+through `~/reset` waits for a goal of that task: then the goal claims it (evaluation
+resets to a chosen placement, then sends the instruction; sim/episode.py). Every
+EpisodeStatus names the goal its episode serves. The stop goal (empty id) changes
+nothing here: the planner holds.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
 
-from vla_wm_interfaces.msg import EpisodeStatus
+from vla_wm_interfaces.msg import EpisodeStatus, Goal
 from vla_wm_interfaces.srv import ResetEpisode
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
@@ -74,6 +81,7 @@ class SimBridge(Node):
         self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", qos.STATUS)
         self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
         self.create_service(ResetEpisode, "~/reset", self._on_reset)
+        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
 
         def make_env(task: str, seed: int) -> MetaWorldEnv:
             return MetaWorldEnv(task, seed, p.image_size, p.camera, p.max_steps)
@@ -111,6 +119,7 @@ class SimBridge(Node):
         self._joint_pub.publish(joints)
         sim = self._sim
         status = EpisodeStatus(
+            goal_id=sim.goal_id,
             task=sim.task,
             seed=sim.seed,
             step=sim.step,
@@ -151,7 +160,7 @@ class SimBridge(Node):
         self, request: ResetEpisode.Request, response: ResetEpisode.Response
     ) -> ResetEpisode.Response:
         task = request.task or self._sim.task
-        frame = self._sim.reset(task, int(request.seed))
+        frame = self._sim.reset(task, int(request.seed), claimable=True)
         response.success = not isinstance(frame, str)
         response.message = f"{task} seed {request.seed}" if response.success else frame
         if response.success:
@@ -161,11 +170,24 @@ class SimBridge(Node):
             self.get_logger().warning(f"reset refused: {frame}")
         return response
 
+    def _on_goal(self, msg: Goal) -> None:
+        if not msg.goal_id:
+            return
+        frame = self._sim.start_goal(msg.goal_id, msg.task)
+        if isinstance(frame, str):
+            self._rejections.reject("goal", frame)
+        elif frame is not None:
+            self._publish(frame)
+            self.get_logger().info(
+                f"goal {msg.goal_id}: fresh episode of {msg.task} seed {self._sim.seed}"
+            )
+
     def _report(self) -> diagnostics.Report:
         sim = self._sim
         values = {
             "task": sim.task,
             "seed": sim.seed,
+            "goal_id": sim.goal_id or "-",
             "step": sim.step,
             "done": sim.done,
             "step_mode": self.p.step_mode,

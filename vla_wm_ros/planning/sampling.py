@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -77,6 +77,12 @@ class SamplingPlanner:
     def mean_plan(self) -> Tensor:
         """The action sequence (H, A) of the last plan (mean or best sample, action_choice)."""
         return self._plan_buf[:, 0]
+
+    @property
+    def chosen_plan(self) -> Tensor | None:
+        """The last plan's action sequence (H, A) (None before the first): what the plan
+        visualisation imagines."""
+        return self._plan_buf[:, 0] if self._has_prev else None
 
     def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
@@ -188,6 +194,10 @@ class SamplingPlanner:
         follows the actor's mode, the others sample its distribution."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
+        fused = getattr(model, "policy_rollout", None)  # all steps in one call (precision.py)
+        if fused is not None:
+            fused(features[:, :p], actions[:, :p], context)
+            return
         for t in range(self.cfg.horizon):
             actions[t, :1] = model.policy(features[t, :1], context, False)
             if p > 1:
@@ -203,8 +213,7 @@ class SamplingPlanner:
         sampled = actions[:, p:]
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
-        for t in range(cfg.horizon):
-            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
+        rollout(model, features[:, p:], actions[:, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)

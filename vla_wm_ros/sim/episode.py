@@ -5,6 +5,11 @@ cannot be made; actions checked (size, finite) and clipped; in timer mode the la
 is held, and replaced by hold (zeros) once older than `action_timeout`; an ended episode
 (success or step limit) does not step until the next reset. Each reset and step returns
 the observation with its reward and success, stamped with the simulated time.
+
+Goals: a new goal starts a fresh episode of its grounded task with the next seed, unless
+an episode reset for evaluation (`reset(..., claimable=True)`: a chosen placement) waits
+for a goal of that task; then the goal claims it. `goal_id` names the goal the running
+episode serves.
 """
 
 from __future__ import annotations
@@ -39,13 +44,16 @@ class SimEpisode:
         self.seed = 0
         self.step = 0
         self.done = False
+        self.goal_id = ""
+        self._claimable = False
         self._sim_time_ns = 0
         self._action = np.zeros(0)
         self._action_time = -float("inf")
         self.step_ms: list[float] = []
 
-    def reset(self, task: str, seed: int) -> Frame | str:
-        """The first frame of (task, seed), or what went wrong (the environment unchanged)."""
+    def reset(self, task: str, seed: int, claimable: bool = False) -> Frame | str:
+        """The first frame of (task, seed), or what went wrong (the environment unchanged).
+        `claimable`: the next goal of this task takes this episode instead of a fresh one."""
         try:
             if self.env is None or task != self.task:
                 env = self._make_env(task, seed)
@@ -55,9 +63,23 @@ class SimEpisode:
         except (ValueError, KeyError) as exc:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self.seed, self.step, self.done = seed, 0, False
+        self.goal_id, self._claimable = "", claimable
         self._action = np.zeros(self.env.action_dim)
         self._action_time = -float("inf")
         return Frame(obs, 0.0, False, self._sim_time_ns)
+
+    def start_goal(self, goal_id: str, task: str) -> Frame | str | None:
+        """Goal `goal_id` of `task` begins: None when it claims the waiting episode (or is
+        already running), else the first frame of a fresh episode or why there is none."""
+        if goal_id == self.goal_id:
+            return None
+        if self._claimable and task == self.task and not self.done:
+            self._claimable, self.goal_id = False, goal_id
+            return None
+        frame = self.reset(task, self.seed + 1)
+        if not isinstance(frame, str):
+            self.goal_id = goal_id
+        return frame
 
     def check_action(self, values: list[float]) -> np.ndarray | str:
         """The action clipped to [-1, 1], or why it is refused."""
