@@ -53,9 +53,12 @@ def test_profile_topics_types_clock_and_commands(sim, model_dir):
         def wired() -> bool:
             subs = _topics(probe, "camera_encoder", "subscriber")
             pubs = _topics(probe, "planner", "publisher")
-            return image_topic in subs and sink_topic in pubs
+            clocks = all(clock_topic in _topics(probe, name, "subscriber") for name in nodes)
+            return image_topic in subs and sink_topic in pubs and clocks
 
-        assert probe.spin_until(wired, 10), "graph API never showed the profile's topics"
+        assert probe.spin_until(wired, 30), [
+            (n, sorted(_topics(probe, n, "subscriber"))) for n in nodes
+        ] + [probe.node.get_node_names()]
         assert _topics(probe, "camera_encoder", "subscriber")[image_topic] == [
             "sensor_msgs/msg/Image"
         ]
