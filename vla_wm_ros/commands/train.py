@@ -11,7 +11,7 @@ HELP = "train the world model, latent dynamics and actor-critic in stages (resum
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", help="training preset: tiny, default")
+    parser.add_argument("--preset", default="default", help="training preset: tiny, default, long")
     parser.add_argument("--config", help="training config YAML (instead of --preset)")
     parser.add_argument("--data", required=True, help="dataset directory (vla-wm collect)")
     parser.add_argument("--out", required=True, help="run directory (model/, curves/, ...)")
