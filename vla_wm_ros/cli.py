@@ -30,6 +30,7 @@ COMMANDS: list[str] = [
     "bench_imagine",
     "bench_planner",
     "bench_render",
+    "bench_train",
     "bench_control_loop",
     "export",
 ]
