@@ -29,6 +29,7 @@ from data_fixtures import colour_world
 from safetensors.torch import load_file
 
 from vla_wm_ros.data.collect import Job, collect
+from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.evaluation.world_model import evaluate_world_model
 from vla_wm_ros.models.checkpoint import load_checkpoint
 from vla_wm_ros.training.config import STAGES, StageConfig, load_train_preset
@@ -145,6 +146,12 @@ def test_world_model_eval_is_reproducible(tiny_run, sim_data, embedder, tmp_path
     assert set(first["open_loop"]) == {"1", "5", "10"}
     held_out = yaml.safe_load((tiny_run / "run.yaml").read_text())["split"]["val_episodes"]
     assert first["val_episode_indices"] == held_out
+    assert first["reward"]["steps"] > 0 and first["open_loop"]["5"]["reward_mse"]["model"] >= 0
+    subset = evaluate_world_model(wm, sim_data, embedder=embedder, episodes=held_out[:1], **kwargs)
+    assert subset["val_episode_indices"] == held_out[:1]
+    trained_on = min(set(range(6)) - set(held_out))
+    with pytest.raises(DatasetError, match=rf"episode\(s\) \[{trained_on}\] are not in the val"):
+        evaluate_world_model(wm, sim_data, embedder=embedder, episodes=[trained_on], **kwargs)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cli = subprocess.run(
         _cli(
@@ -190,6 +197,15 @@ def test_trained_world_model_beats_copy_last_and_mean(embedder, tmp_path):
         for space in ("obs_mse", "latent_mse"):
             row = result["open_loop"][k][space]
             assert row["model"] < row["copy_last"] and row["model"] < row["mean"], (k, space)
+    # The reward of arriving depends on the colour reached: the head must beat the mean
+    # reward when filtering, and in imagination a step ahead.
+    reward = result["reward"]
+    print(f"reward head: MSE {reward['mse']:.4f}, mean baseline {reward['baseline_mean_mse']:.4f}")
+    assert reward["mse"] < 0.8 * reward["baseline_mean_mse"]
+    assert (
+        result["open_loop"]["1"]["reward_mse"]["model"]
+        < result["open_loop"]["1"]["reward_mse"]["mean"]
+    )
 
 
 def test_actor_rollout_in_the_simulator_is_deterministic(tiny_run, embedder):

@@ -11,7 +11,7 @@ Instruction embeddings are computed once per distinct instruction.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ class SequenceLoader:
         policies: tuple[str, ...] | None = None,
         split_seed: int | None = None,
         store: FrameStore | None = None,
+        episodes: Sequence[int] | None = None,
     ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -67,6 +68,13 @@ class SequenceLoader:
         train, val = split_episodes(self.dataset.num_episodes, val_fraction, split_seed)
         chosen = train if split == "train" else val
         metas = [self.dataset.episodes[i] for i in chosen]
+        if episodes is not None:  # a named subset of the split (e.g. placements new to a model)
+            outside = sorted(set(episodes) - set(chosen))
+            if outside:
+                raise DatasetError(
+                    f"{dataset_dir}: episode(s) {outside[:8]} are not in the {split} split"
+                )
+            metas = [m for m in metas if m.index in set(episodes)]
         if policies is not None:
             metas = [m for m in metas if m.policy in policies]
         self.episodes = [m for m in metas if m.length >= seq_len]
