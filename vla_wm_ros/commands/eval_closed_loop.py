@@ -86,9 +86,9 @@ def summarise(records, period_ms: float) -> dict:
 
 def _evaluate_mode(mode, args, tasks, instructions, progress) -> dict:
     from vla_wm_ros.commands.run import graph_arguments
-    from vla_wm_ros.runtime.graph import describe
-    from vla_wm_ros.runtime.graph_client import GraphClient
-    from vla_wm_ros.runtime.in_process import InProcessGraph
+    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.graph_client import GraphClient
+    from vla_wm_ros.ros.in_process import InProcessGraph
 
     overrides = {
         "sim_bridge": {"step_mode": "on_action", "max_steps": args.max_steps},
@@ -167,8 +167,8 @@ def plot_table(results: dict, path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.language.suite import load_suite
-    from vla_wm_ros.runtime.model_runtime import resolve_model_dir
 
     try:
         resolve_model_dir(args.model_dir)
