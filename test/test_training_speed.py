@@ -4,6 +4,7 @@
 - channels-last leaves the conv encoder/decoder outputs unchanged; bf16 autocast keeps
   them fp32 and close; the switches train (gradients reach every conv weight).
 - A run resumed on a dataset that grew is refused with an error naming the dataset.
+- A snapshot of a run stopped mid stage 2 holds that stage's latest weights over model/.
 - `vla-wm bench train --json` on the tiny preset prints one JSON object with frames/s per
   stage and variant, and the preloaded loader spends less time on data than the LRU one.
 """
@@ -21,15 +22,18 @@ import numpy as np
 import pytest
 import torch
 from data_fixtures import colour_world
+from safetensors.torch import load_file
 
 from vla_wm_ros.config.loader import save_yaml
 from vla_wm_ros.config.model import load_preset
 from vla_wm_ros.data.frame_store import FrameStore
 from vla_wm_ros.data.loader import SequenceLoader
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.models.checkpoint import load_checkpoint, read_meta
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training.config import SpeedConfig, StageConfig, load_train_preset
 from vla_wm_ros.training.loop import Interrupted
+from vla_wm_ros.training.snapshot import snapshot
 from vla_wm_ros.training.speed import apply_speed, conv_stacks
 from vla_wm_ros.training.trainer import TrainError, train
 
@@ -150,3 +154,32 @@ def test_bench_train_cli_reports_frames_per_stage(colour_data, tmp_path):
     # One episode cached: the LRU loader reads and decodes on nearly every draw.
     assert wm["preload"]["phase_s"]["data"] < wm["baseline"]["phase_s"]["data"]
     assert wm["baseline"]["speedup_vs_baseline"] == pytest.approx(1.0)
+
+
+def test_snapshot_of_a_run_in_progress(colour_data, tmp_path):
+    """Mid stage 2: the snapshot holds the stage's latest weights over model/, loadable."""
+    cfg = dataclasses.replace(
+        load_train_preset("tiny"),
+        val_fraction=0.2,
+        checkpoint_every=3,
+        world_model=StageConfig(steps=20, batch_size=2, seq_len=8, lr=1e-3),
+    )
+    run = tmp_path / "run"
+    with pytest.raises(TrainError, match="no model/ yet"):
+        snapshot(run, tmp_path / "none")
+    temporal = cfg.temporal.steps
+    with pytest.raises(Interrupted):
+        train(colour_data, run, cfg, stop_after=temporal + 6, progress=False, embedder=_embed)
+    info = snapshot(run, tmp_path / "snap")
+    assert info["stage"] == "world_model" and info["step"] == 6 and info["steps"] == 20
+    assert set(info["modules"]) == {"encoder", "rssm", "decoder", "reward_head", "continue_head"}
+    got = load_checkpoint(tmp_path / "snap")
+    before = load_checkpoint(run / "model")  # after stage 1 only
+    state = load_file(str(run / "train_state" / "world_model" / "state.safetensors"))
+    for key, value in got.rssm.state_dict().items():
+        assert torch.equal(value, state[f"module.rssm.{key}"]), key
+    old_decoder = before.decoder.state_dict()
+    assert any(not torch.equal(v, old_decoder[k]) for k, v in got.decoder.state_dict().items())
+    old_actor = before.actor.state_dict()  # stage 2 does not train the actor
+    assert all(torch.equal(v, old_actor[k]) for k, v in got.actor.state_dict().items())
+    assert read_meta(tmp_path / "snap")["snapshot"]["step"] == 6

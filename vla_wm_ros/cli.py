@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "bag_import",
     "ground",
     "train",
+    "snapshot",
     "dagger",
     "average",
     "eval_world_model",
