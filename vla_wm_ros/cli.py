@@ -21,7 +21,10 @@ COMMANDS: list[str] = [
     "collect",
     "bag_export",
     "bag_import",
+    "bag_info",
+    "data_import",
     "ground",
+    "eval_grounding",
     "train",
     "snapshot",
     "dagger",
@@ -33,6 +36,7 @@ COMMANDS: list[str] = [
     "bench_render",
     "bench_train",
     "bench_control_loop",
+    "bench_grounding",
     "export",
 ]
 

@@ -24,6 +24,7 @@ from vla_wm_interfaces.srv import ResetEpisode, SetGoal
 from vla_wm_ros.ros import qos
 from vla_wm_ros.ros.graph import GOAL, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
+from vla_wm_ros.ros.spin import spin_until
 
 SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
 RESET = "sim_bridge/reset"
@@ -117,12 +118,7 @@ class GraphClient:
     # -- plumbing --------------------------------------------------------------------------
 
     def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return bool(predicate())
+        return spin_until(self.executor, predicate, timeout)
 
     def _call(self, client, request, timeout: float):
         if not self.spin_until(client.service_is_ready, timeout):
