@@ -15,12 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from vla_wm_ros.data.alignment import step_arrays
 from vla_wm_ros.data.bag_config import BagImportConfig, BagTopics
 from vla_wm_ros.data.bag_reader import read_bag
 from vla_wm_ros.data.bag_writer import export_episode
 from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.data.layout import DatasetError
-from vla_wm_ros.data.loader import SequenceLoader, episode_arrays
+from vla_wm_ros.data.loader import SequenceLoader
 from vla_wm_ros.data.reader import EpisodeDataset
 
 STEPS = 12
@@ -108,10 +109,10 @@ def test_loader_windows_are_stored_frames_with_encoder_goals(dataset, encoder):
             assert match, f"window {b} is not from a training episode"
             meta, start = match[0]
             goal = encoder.embed([meta.instruction])[0]
-            arrays = episode_arrays(ds.episode(meta.index), goal, batch["task_index"][b, 0].item())
-            for key, value in arrays.items():
+            for key, value in step_arrays(ds.episode(meta.index)).items():
                 window = value[start : start + 5]
                 assert np.allclose(batch[key][b].numpy(), window, atol=1e-6), key
+            assert np.allclose(batch["goal"][b].numpy(), goal[None], atol=1e-6)
             assert loader.task_names[batch["task_index"][b, 0]] == meta.task_name
         assert len(loader._cache) == 1, "the decoded-episode cache must stay bounded"
 

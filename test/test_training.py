@@ -25,12 +25,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from data_fixtures import colour_world
 from safetensors.torch import load_file
 
 from vla_wm_ros.data.collect import Job, collect
-from vla_wm_ros.data.episode import Episode
-from vla_wm_ros.data.spec import DatasetSpec
-from vla_wm_ros.data.writer import DatasetWriter
+from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.evaluation.world_model import evaluate_world_model
 from vla_wm_ros.models.checkpoint import load_checkpoint
 from vla_wm_ros.training.config import STAGES, StageConfig, load_train_preset
@@ -162,6 +161,12 @@ def test_world_model_eval_is_reproducible(tiny_run, sim_data, embedder, tmp_path
     assert set(first["open_loop"]) == {"1", "5", "10"}
     held_out = yaml.safe_load((tiny_run / "run.yaml").read_text())["split"]["val_episodes"]
     assert first["val_episode_indices"] == held_out
+    assert first["reward"]["steps"] > 0 and first["open_loop"]["5"]["reward_mse"]["model"] >= 0
+    subset = evaluate_world_model(wm, sim_data, embedder=embedder, episodes=held_out[:1], **kwargs)
+    assert subset["val_episode_indices"] == held_out[:1]
+    trained_on = min(set(range(6)) - set(held_out))
+    with pytest.raises(DatasetError, match=rf"episode\(s\) \[{trained_on}\] are not in the val"):
+        evaluate_world_model(wm, sim_data, embedder=embedder, episodes=[trained_on], **kwargs)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cli = subprocess.run(
         _cli(
@@ -180,51 +185,9 @@ def test_world_model_eval_is_reproducible(tiny_run, sim_data, embedder, tmp_path
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def _colour_world(root: Path, episodes: int, steps: int, size: int, seed: int) -> None:
-    """Episodes of a world whose frame is one colour c_t in [0, 1]^3 moved by the action:
-    c_{t+1} = clip(c_t + 0.3 a_t[:3]); random actions; proprio is (c_t, 0)."""
-    rng = np.random.default_rng(seed)
-    spec = DatasetSpec(
-        fps=10.0,
-        image_shape=(size, size, 3),
-        state_names=["r", "g", "b", "zero"],
-        action_names=["dr", "dg", "db", "unused"],
-        action_low=[-1.0] * 4,
-        action_high=[1.0] * 4,
-        source="test-colour-world",
-    )
-    with DatasetWriter(root, spec) as writer:
-        for _ in range(episodes):
-            colour = rng.uniform(0.2, 0.8, 3)
-            actions = rng.uniform(-1, 1, (steps, 4)).astype(np.float32)
-            colours = []
-            for t in range(steps):
-                colours.append(colour)
-                colour = np.clip(colour + 0.3 * actions[t, :3], 0.0, 1.0)
-            colours = np.asarray(colours, dtype=np.float32)
-            images = np.broadcast_to(
-                (colours * 255).round().astype(np.uint8)[:, None, None], (steps, size, size, 3)
-            )
-            writer.add(
-                Episode(
-                    images=np.ascontiguousarray(images),
-                    state=np.concatenate([colours, np.zeros((steps, 1), np.float32)], 1),
-                    action=actions,
-                    reward=np.zeros(steps, np.float32),
-                    success=np.zeros(steps, bool),
-                    done=np.arange(steps) == steps - 1,
-                    terminated=np.zeros(steps, bool),
-                    timestamp=(np.arange(steps) / 10.0).astype(np.float32),
-                    instruction="match the colour",
-                    task="colour",
-                    policy="random",
-                )
-            )
-
-
 def test_trained_world_model_beats_copy_last_and_mean(embedder, tmp_path):
     data = tmp_path / "colour"
-    _colour_world(data, episodes=24, steps=40, size=16, seed=0)
+    colour_world(data, episodes=24, steps=40, size=16, seed=0)
     cfg = dataclasses.replace(
         load_train_preset("tiny"),
         val_fraction=0.25,
@@ -249,6 +212,15 @@ def test_trained_world_model_beats_copy_last_and_mean(embedder, tmp_path):
         for space in ("obs_mse", "latent_mse"):
             row = result["open_loop"][k][space]
             assert row["model"] < row["copy_last"] and row["model"] < row["mean"], (k, space)
+    # The reward of arriving depends on the colour reached: the head must beat the mean
+    # reward when filtering, and in imagination a step ahead.
+    reward = result["reward"]
+    print(f"reward head: MSE {reward['mse']:.4f}, mean baseline {reward['baseline_mean_mse']:.4f}")
+    assert reward["mse"] < 0.8 * reward["baseline_mean_mse"]
+    assert (
+        result["open_loop"]["1"]["reward_mse"]["model"]
+        < result["open_loop"]["1"]["reward_mse"]["mean"]
+    )
 
 
 def test_actor_rollout_in_the_simulator_is_deterministic(tiny_run, embedder):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 NAME = ("eval", "world-model")
-HELP = "reconstruction and open-loop k-step errors (obs and latent) vs copy-last and mean"
+HELP = "reconstruction, open-loop k-step errors (obs, latent, reward) vs copy-last and mean"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="which windows are drawn")
     parser.add_argument(
         "--split-seed", type=int, default=0, help="the training run's seed (its val split)"
+    )
+    parser.add_argument(
+        "--episodes",
+        help="comma-separated episode indices: evaluate on this subset of the held-out split",
     )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--plots", help="directory for the PNGs (default: the checkpoint's)")
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         wm = load_checkpoint(args.ckpt)
         horizons = tuple(int(k) for k in args.horizons.split(","))
+        episodes = [int(e) for e in args.episodes.split(",")] if args.episodes else None
         result = evaluate_world_model(
             wm,
             args.data,
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             args.seed,
             args.val_fraction,
             split_seed=args.split_seed,
+            episodes=episodes,
         )
         plots = Path(args.plots or args.ckpt)
         plots.mkdir(parents=True, exist_ok=True)
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             args.seed,
             args.val_fraction,
             split_seed=args.split_seed,
+            episodes=episodes,
         )
         frame_strip(wm, loader.sample(), args.context, 12, plots / "real_vs_imagined.png")
         result["plots"] = [str(plots / "open_loop_error.png"), str(plots / "real_vs_imagined.png")]
@@ -74,11 +81,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         rec = result["reconstruction"]
         print(f"reconstruction MSE {rec['mse']:.5f} (PSNR {rec['psnr_db']:.1f} dB)")
-        print("k    obs model  copy-last  mean     | latent model  copy-last  mean")
+        r = result["reward"]
+        print(
+            f"reward head (filtered, {r['steps']} steps): MSE {r['mse']:.4f} (mean-reward "
+            f"baseline {r['baseline_mean_mse']:.4f}), MAE {r['mae']:.4f}, "
+            f"mean {r['predicted_mean']:.3f} vs {r['true_mean']:.3f}"
+        )
+        print(
+            "k    obs model  copy-last  mean     | latent model  copy-last  mean"
+            "   | reward model  copy-last  mean"
+        )
         for k, row in result["open_loop"].items():
-            o, z = row["obs_mse"], row["latent_mse"]
+            o, z, w = row["obs_mse"], row["latent_mse"], row["reward_mse"]
             print(
                 f"{k:<4} {o['model']:.5f}  {o['copy_last']:.5f}   {o['mean']:.5f} "
                 f" | {z['model']:.4f}  {z['copy_last']:.4f}  {z['mean']:.4f}"
+                f"  | {w['model']:.4f}  {w['copy_last']:.4f}  {w['mean']:.4f}"
             )
     return 0

@@ -18,7 +18,7 @@ HELP = "train the world model, latent dynamics and actor-critic in stages (resum
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="default", help="training preset: tiny, default")
+    parser.add_argument("--preset", default="default", help="training preset: tiny, default, long")
     parser.add_argument("--config", help="training config YAML (instead of --preset)")
     parser.add_argument(
         "--data",

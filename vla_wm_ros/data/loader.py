@@ -2,20 +2,23 @@
 
 Episodes are split into train/validation by episode index (a seeded permutation), so no
 window of a validation episode is ever trained on. Decoded episodes are kept in a small
-LRU cache: memory stays bounded by `cache_episodes`, whatever the dataset size.
+LRU cache: memory stays bounded by `cache_episodes`, whatever the dataset size. Or, for
+training, every frame is decoded once into a `FrameStore` shared by the loaders of a run
+(one gather per batch key; the same batches as the LRU path, draw for draw).
 Instruction embeddings are computed once per distinct instruction.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vla_wm_ros.data.episode import Episode
+from vla_wm_ros.data.alignment import step_arrays
+from vla_wm_ros.data.frame_store import FrameStore
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.data.reader import EpisodeDataset
 
@@ -37,35 +40,6 @@ def default_embedder() -> Embedder:
     return SentenceEncoder().embed
 
 
-def episode_arrays(episode: Episode, goal: np.ndarray, task_index: int) -> dict[str, np.ndarray]:
-    """Per-step arrays of one episode in the RSSM's time alignment (ARCHITECTURE.md).
-
-    Row t: observation t, the action taken at t, the previous action (zero at t = 0), the
-    reward of arriving at t (the stored next.reward of row t-1; zero at t = 0).
-    """
-    length = episode.length
-    prev_action = np.zeros_like(episode.action)
-    prev_action[1:] = episode.action[:-1]
-    reward = np.zeros(length, dtype=np.float32)
-    reward[1:] = episode.reward[:-1]
-    is_first = np.zeros(length, dtype=bool)
-    is_first[0] = True
-    is_terminal = np.zeros(length, dtype=bool)
-    is_terminal[1:] = episode.terminated[:-1]
-    return {
-        "image": np.ascontiguousarray(episode.images.transpose(0, 3, 1, 2)),
-        "proprio": episode.state.astype(np.float32),
-        "action": episode.action.astype(np.float32),
-        "prev_action": prev_action,
-        "reward": reward,
-        "success": np.concatenate([[False], episode.success[:-1]]),
-        "is_first": is_first,
-        "is_terminal": is_terminal,
-        "goal": np.broadcast_to(goal, (length, goal.shape[0])),
-        "task_index": np.full(length, task_index, dtype=np.int64),
-    }
-
-
 class SequenceLoader:
     """Iterates forever over random windows of `seq_len` steps from one split."""
 
@@ -82,6 +56,8 @@ class SequenceLoader:
         policies: tuple[str, ...] | None = None,
         split_seed: int | None = None,
         shard: tuple[int, int] = (0, 1),
+        store: FrameStore | None = None,
+        episodes: Sequence[int] | None = None,
     ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -93,6 +69,13 @@ class SequenceLoader:
         train, val = split_episodes(self.dataset.num_episodes, val_fraction, split_seed)
         chosen = train if split == "train" else val
         metas = [self.dataset.episodes[i] for i in chosen]
+        if episodes is not None:  # a named subset of the split (e.g. placements new to a model)
+            outside = sorted(set(episodes) - set(chosen))
+            if outside:
+                raise DatasetError(
+                    f"{dataset_dir}: episode(s) {outside[:8]} are not in the {split} split"
+                )
+            metas = [m for m in metas if m.index in set(episodes)]
         if policies is not None:
             metas = [m for m in metas if m.policy in policies]
         # Data-parallel training: process `rank` of `count` samples every count-th episode.
@@ -111,6 +94,10 @@ class SequenceLoader:
         self.goals = dict(zip(names, embed(names), strict=True))
         self.task_names = sorted({m.task_name for m in self.dataset.episodes})
         self.rng = np.random.default_rng(seed + (0 if split == "train" else 1))
+        missing = [m.index for m in self.episodes if store is not None and not store.holds(m.index)]
+        if missing:
+            raise DatasetError(f"{dataset_dir}: the frame store lacks episode(s) {missing[:5]}")
+        self.store = store
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self._cache_size = max(1, cache_episodes)
 
@@ -121,12 +108,7 @@ class SequenceLoader:
     def _arrays(self, index: int) -> dict[str, np.ndarray]:
         arrays = self._cache.pop(index, None)
         if arrays is None:
-            meta = self.dataset.episodes[index]
-            arrays = episode_arrays(
-                self.dataset.episode(index),
-                self.goals[meta.instruction],
-                self.task_names.index(meta.task_name),
-            )
+            arrays = step_arrays(self.dataset.episode(index))
         self._cache[index] = arrays
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -135,13 +117,23 @@ class SequenceLoader:
     def sample(self) -> dict[str, torch.Tensor]:
         """One batch: dict of tensors (B, T, ...)."""
         picks = self.rng.choice(len(self.episodes), size=self.batch_size, p=self._weights)
-        rows: dict[str, list[np.ndarray]] = {}
-        for pick in picks:
-            meta = self.episodes[pick]
-            start = int(self.rng.integers(0, meta.length - self.seq_len + 1))
-            for key, value in self._arrays(meta.index).items():
-                rows.setdefault(key, []).append(value[start : start + self.seq_len])
-        return {key: torch.from_numpy(np.stack(value)) for key, value in rows.items()}
+        metas = [self.episodes[p] for p in picks]
+        starts = [int(self.rng.integers(0, m.length - self.seq_len + 1)) for m in metas]
+        if self.store is not None:
+            out = self.store.gather(
+                np.array([m.index for m in metas]), np.array(starts), self.seq_len
+            )
+        else:
+            rows: dict[str, list[np.ndarray]] = {}
+            for meta, start in zip(metas, starts, strict=True):
+                for key, value in self._arrays(meta.index).items():
+                    rows.setdefault(key, []).append(value[start : start + self.seq_len])
+            out = {key: np.stack(value) for key, value in rows.items()}
+        goals = np.stack([self.goals[m.instruction] for m in metas])
+        out["goal"] = np.repeat(goals[:, None], self.seq_len, axis=1)
+        tasks = np.array([self.task_names.index(m.task_name) for m in metas], dtype=np.int64)
+        out["task_index"] = np.repeat(tasks[:, None], self.seq_len, axis=1)
+        return {key: torch.from_numpy(value) for key, value in out.items()}
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         while True:

@@ -6,11 +6,18 @@ recorded actions. At horizon k the imagined state is decoded and compared with t
 frame (observation space, MSE of pixels in [0, 1]) and with the posterior filtered over
 the whole window (latent space, mean squared feature error). Baselines: copy the last
 context frame / latent, and the mean frame / latent of the windows.
+
+The goal-conditioned reward head (what the planner scores with) is judged the same way:
+on the filtered posterior (every step but an episode's first, which has no reward of
+arriving) and on the imagined state at horizon k, against the simulator's reward of
+arriving there, with the last context step's reward and the windows' mean reward as
+baselines.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +53,7 @@ def evaluate_world_model(
     val_fraction: float = 0.1,
     embedder: Embedder | None = None,
     split_seed: int = 0,
+    episodes: Sequence[int] | None = None,
 ) -> dict:
     """Reconstruction, open-loop errors per horizon and baselines (see module docstring)."""
     wm.eval()
@@ -60,9 +68,10 @@ def evaluate_world_model(
         val_fraction=val_fraction,
         embedder=embedder,
         split_seed=split_seed,
+        episodes=episodes,
     )
     sums: dict[str, np.ndarray] = {}
-    recon, feats_all = [], []
+    recon, feats_all, rewards = [], [], []
     for _ in range(batches):
         batch = loader.sample()
         truth = ObservationDecoder.image_target(batch["image"]) + 0.5  # (B, T, 3, H, W)
@@ -70,6 +79,11 @@ def evaluate_world_model(
         feat_post = wm.feature(post)
         feats_all.append(feat_post.flatten(0, 1))
         recon.append(((_pixels(wm.decoder(feat_post)["image"]) - truth) ** 2).mean().item())
+        has_reward = ~batch["is_first"].bool()
+        predicted = wm.reward(feat_post, batch["goal"])
+        rewards.append((predicted[has_reward], batch["reward"][has_reward].float()))
+        goal = batch["goal"][:, 0]
+        true_reward = batch["reward"].float()
         state = state_at(post, context - 1)
         imagined = []
         for t in range(context - 1, seq_len - 1):
@@ -80,9 +94,12 @@ def evaluate_world_model(
         mean_frame = truth.mean((0, 1))
         last_feat = feat_post[:, context - 1]
         mean_feat = feat_post.mean((0, 1))
+        last_reward = true_reward[:, context - 1]
+        mean_reward = true_reward[has_reward].mean()
         for k in horizons:
             t = context - 1 + k
             frame = _pixels(wm.decoder(imag_feat[:, k - 1])["image"])
+            imagined_reward = wm.reward(imag_feat[:, k - 1], goal)
             row = np.array(
                 [
                     ((frame - truth[:, t]) ** 2).mean().item(),
@@ -91,6 +108,9 @@ def evaluate_world_model(
                     ((imag_feat[:, k - 1] - feat_post[:, t]) ** 2).mean().item(),
                     ((last_feat - feat_post[:, t]) ** 2).mean().item(),
                     ((mean_feat - feat_post[:, t]) ** 2).mean().item(),
+                    ((imagined_reward - true_reward[:, t]) ** 2).mean().item(),
+                    ((last_reward - true_reward[:, t]) ** 2).mean().item(),
+                    ((mean_reward - true_reward[:, t]) ** 2).mean().item(),
                 ]
             )
             sums[str(k)] = sums.get(str(k), 0) + row / batches
@@ -106,16 +126,34 @@ def evaluate_world_model(
         "open_loop": {
             k: {
                 "obs_mse": dict(zip(names, map(float, v[:3]), strict=True)),
-                "latent_mse": dict(zip(names, map(float, v[3:]), strict=True)),
+                "latent_mse": dict(zip(names, map(float, v[3:6]), strict=True)),
+                "reward_mse": dict(zip(names, map(float, v[6:]), strict=True)),
             }
             for k, v in sums.items()
         },
+        "reward": _reward_errors(rewards),
         "latent": {
             "feature_dim": int(feats.shape[1]),
             "mean_abs": float(feats.abs().mean()),
             "std_per_dim_mean": float(feats.std(0).mean()),
             "std_per_dim_min": float(feats.std(0).min()),
         },
+    }
+
+
+def _reward_errors(pairs: list[tuple[Tensor, Tensor]]) -> dict:
+    """Reward head on the filtered posterior vs the simulator's reward of arriving."""
+    predicted = torch.cat([p for p, _ in pairs]).double()
+    true = torch.cat([t for _, t in pairs]).double()
+    corr = torch.corrcoef(torch.stack([predicted, true]))[0, 1] if true.std() > 0 else None
+    return {
+        "steps": int(true.numel()),
+        "mse": float(((predicted - true) ** 2).mean()),
+        "mae": float((predicted - true).abs().mean()),
+        "baseline_mean_mse": float(((true - true.mean()) ** 2).mean()),
+        "correlation": None if corr is None else float(corr),
+        "predicted_mean": float(predicted.mean()),
+        "true_mean": float(true.mean()),
     }
 
 
@@ -126,12 +164,18 @@ def plot_errors(result: dict, path: Path) -> None:
     plt = pyplot()
 
     ks = sorted(int(k) for k in result["open_loop"])
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, space in zip(axes, ("obs_mse", "latent_mse"), strict=True):
+    spaces = ("obs_mse", "latent_mse", "reward_mse")
+    labels = {
+        "obs_mse": "MSE (pixels in [0,1])",
+        "latent_mse": "MSE (latent features)",
+        "reward_mse": "MSE (reward of arriving)",
+    }
+    fig, axes = plt.subplots(1, len(spaces), figsize=(13, 3.4))
+    for ax, space in zip(axes, spaces, strict=True):
         for name, style in (("model", "o-"), ("copy_last", "s--"), ("mean", "^:")):
             ax.plot(ks, [result["open_loop"][str(k)][space][name] for k in ks], style, label=name)
         ax.set_xlabel("open-loop horizon k (steps)")
-        ax.set_ylabel("MSE (pixels in [0,1])" if space == "obs_mse" else "MSE (latent features)")
+        ax.set_ylabel(labels[space])
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend()

@@ -10,11 +10,12 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from vla_wm_ros.config.model import EncoderConfig, HeadsConfig
+from vla_wm_ros.models.conv_stack import ConvStack
 from vla_wm_ros.models.encoder import image_to_float
 from vla_wm_ros.models.mlp import MLP, activation
 
 
-class ConvDecoder(nn.Module):
+class ConvDecoder(ConvStack):
     def __init__(self, feature_dim: int, enc: EncoderConfig, heads: HeadsConfig):
         super().__init__()
         stages = enc.conv_stages
@@ -35,7 +36,7 @@ class ConvDecoder(nn.Module):
 
     def forward(self, feature: Tensor) -> Tensor:
         """(N, F) -> (N, 3, H, W) centred image prediction."""
-        return self.net(self.project(feature).view(-1, *self.start))
+        return self.run(self.project(feature).view(-1, *self.start))
 
 
 class ObservationDecoder(nn.Module):

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from vla_wm_ros.config.model import EncoderConfig
+from vla_wm_ros.models.conv_stack import ConvStack
 from vla_wm_ros.models.mlp import MLP, activation, hidden_block
 from vla_wm_ros.models.vision_backbone import PretrainedVisionBackbone
 
@@ -20,7 +21,7 @@ def image_to_float(image: Tensor) -> Tensor:
     return image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(ConvStack):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         layers: list[nn.Module] = []
@@ -37,7 +38,7 @@ class ConvEncoder(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         """(B, 3, H, W) float in [0, 1] -> (B, out_dim)."""
-        return self.net(image - 0.5)
+        return self.run(image - 0.5)
 
 
 class ObservationEncoder(nn.Module):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
 
 STAGES = ("temporal", "world_model", "dynamics", "actor_critic")
-TRAIN_PRESETS = ("tiny", "default")
+TRAIN_PRESETS = ("tiny", "default", "long")
 
 
 @dataclass
@@ -40,6 +41,23 @@ class ActorCriticStage(StageConfig):
 
 
 @dataclass
+class SpeedConfig:
+    """How the steps run on this machine; what is learned changes only by bf16 rounding.
+
+    Measured with `vla-wm bench train` (models/MODEL_CARD.md, "Training throughput").
+    """
+
+    # Decode every training frame once into memory (data.frame_store) instead of an LRU
+    # cache of episodes read and PNG-decoded on a miss.
+    preload: bool = True
+    # Channels-last layout for the conv encoder/decoder (oneDNN's preferred layout).
+    channels_last: bool = True
+    # bf16 autocast over the conv stacks only: "auto" turns it on where the CPU has native
+    # bf16 (AVX-512 BF16 or AMX), where it measured faster; emulated bf16 is slower.
+    bf16_convs: Literal["auto", "on", "off"] = "auto"
+
+
+@dataclass
 class TrainConfig:
     model: str = "default"  # world-model preset (config/presets/)
     seed: int = 0
@@ -57,6 +75,7 @@ class TrainConfig:
         default_factory=lambda: ["ensemble", "deterministic", "stochastic", "flow"]
     )
     actor_critic: ActorCriticStage = field(default_factory=ActorCriticStage)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def validate(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:

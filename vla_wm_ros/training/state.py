@@ -57,6 +57,24 @@ def save_state(
     _atomic(directory / STATE_FILE, lambda p: save_file(tensors, str(p), {_META_KEY: text}))
 
 
+def read_state(directory: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The raw tensors and the metadata (progress, optimiser groups, RNG states) of a state."""
+    tensor_path = directory / STATE_FILE
+    try:
+        tensors = load_file(str(tensor_path))
+        with safe_open(str(tensor_path), "pt") as f:
+            meta = yaml.safe_load((f.metadata() or {})[_META_KEY])
+    except (OSError, KeyError, SafetensorError, yaml.YAMLError) as exc:
+        raise TrainStateError(f"{tensor_path}: cannot read the training state ({exc})") from None
+    return tensors, meta
+
+
+def module_tensors(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The state dict of module `name` inside a state's tensors."""
+    prefix = f"module.{name}."
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def load_state(
     directory: Path,
     modules: dict[str, nn.Module],
@@ -65,17 +83,10 @@ def load_state(
 ) -> dict:
     """Restore everything `save_state` wrote; returns the progress dict."""
     tensor_path = directory / STATE_FILE
-    try:
-        tensors = load_file(str(tensor_path))
-        with safe_open(str(tensor_path), "pt") as f:
-            meta = yaml.safe_load((f.metadata() or {})[_META_KEY])
-    except (OSError, KeyError, SafetensorError, yaml.YAMLError) as exc:
-        raise TrainStateError(f"{tensor_path}: cannot read the training state ({exc})") from None
+    tensors, meta = read_state(directory)
     torch.set_rng_state(tensors.pop("rng.torch"))
     for name, module in modules.items():
-        prefix = f"module.{name}."
-        own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        missing, unexpected = module.load_state_dict(own, strict=False)
+        missing, unexpected = module.load_state_dict(module_tensors(tensors, name), strict=False)
         if missing or unexpected:
             raise TrainStateError(
                 f"{tensor_path}: module {name} does not match (missing {missing[:3]}, "

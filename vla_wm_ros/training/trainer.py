@@ -4,7 +4,8 @@ Output directory:
   model/               the world model after the last finished stage (safetensors + YAML),
                        plus dynamics_<kind>.safetensors for the other stage-3 models
   train_config.yaml    the settings of the run (a resumed run uses these)
-  run.yaml             finished stages with their steps and wall time
+  run.yaml             finished stages with their steps and wall time, the split, the
+                       dataset's size (a resume on other data is refused), speed settings
   train_state/<stage>  resumable state of the running stage
   curves/<stage>.csv   logged loss terms; tensorboard/  the same as TensorBoard scalars
 
@@ -26,6 +27,7 @@ from safetensors.torch import save_file
 
 from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
+from vla_wm_ros.data.frame_store import FrameStore
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.language.encoder import SentenceEncoder
@@ -36,6 +38,7 @@ from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
 from vla_wm_ros.training.loop import RunContext, run_stage
+from vla_wm_ros.training.speed import apply_speed
 
 MODEL_DIR = "model"
 
@@ -121,10 +124,15 @@ def train(
             )
         run[META_KEY] = space
     # Every stage trains on the same split; evaluation uses the held-out episodes.
-    held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)[1]
+    train_eps, held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)
+    _check_same_data(out, run, dataset)
     run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
+    run["dataset"] = {"episodes": dataset.num_episodes, "frames": dataset.num_frames}
     torch.manual_seed(cfg.seed)
     wm = load_checkpoint(out / MODEL_DIR) if (out / MODEL_DIR).is_dir() else WorldModel(mcfg)
+    run["speed"] = apply_speed(wm, cfg.speed)
+    (out / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
+    store = FrameStore(dataset, train_eps, progress) if cfg.speed.preload else None
     ctx = RunContext(out, cfg.checkpoint_every, cfg.log_every, progress, stop_after)
 
     def loader(stage: StageConfig, index: int, policies=None) -> SequenceLoader:
@@ -140,6 +148,7 @@ def train(
             policies=policies,
             split_seed=cfg.seed,
             shard=(distributed.rank(), distributed.world_size()),
+            store=store,
         )
 
     try:
@@ -175,6 +184,19 @@ def train(
     finally:
         ctx.close()
     return run
+
+
+def _check_same_data(out: Path, run: dict, dataset: EpisodeDataset) -> None:
+    """A resumed run must see the dataset it started on: an append would move the split."""
+    before = run.get("dataset")
+    now = {"episodes": dataset.num_episodes, "frames": dataset.num_frames}
+    if before is not None and before != now:
+        raise TrainError(
+            f"{out}: the run started on {before['episodes']} episodes / {before['frames']} "
+            f"frames of {dataset.root}, which now holds {now['episodes']} / {now['frames']}; "
+            "its train/validation split would change. Re-create the data as the run was "
+            "started (models/MODEL_CARD.md) or train into a new --out"
+        )
 
 
 def _finish_stage(
