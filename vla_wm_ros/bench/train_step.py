@@ -22,10 +22,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.data.frame_store import FrameStore
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import SpeedConfig, StageConfig, TrainConfig
