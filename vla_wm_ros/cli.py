@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "ground",
     "train",
     "dagger",
+    "train_value",
     "average",
     "eval_world_model",
     "eval_actor",

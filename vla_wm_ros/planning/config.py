@@ -55,6 +55,12 @@ class SamplingConfig:
     off): when the chosen plan's predicted return beats the mode trajectory's by less
     than this, the mode trajectory is the plan, so the actor's own action is sent unless
     the model predicts a clear gain from leaving it.
+    Scores (FOWM): discounted predicted rewards + value_weight * discount^horizon * the
+    value at the last imagined state - uncertainty_penalty * the discounted sum over steps
+    of the Q ensemble's spread (std over heads) at each (state, action): actions the
+    recorded data did not pin the value of cost in proportion to how little it did
+    (0: off; a checkpoint without an offline value has no Q ensemble, and plans without
+    it). value_weight 0 drops the value.
     The action sent is the first of the final distribution's mean (action_choice "mean")
     or of the best-scoring sample of the last iteration ("best").
     """
@@ -71,6 +77,8 @@ class SamplingConfig:
     prior_weight: float = 0.5
     prior_penalty: float = 0.0
     prior_margin: float | None = None
+    value_weight: float = 1.0
+    uncertainty_penalty: float = 0.0
     action_choice: Literal["mean", "best"] = "mean"
     seed: int = 0
 
@@ -89,6 +97,11 @@ class SamplingConfig:
         if not 0 < self.min_std <= self.max_std:
             raise ConfigError(
                 f"need 0 < min_std <= max_std, got min_std={self.min_std} max_std={self.max_std}"
+            )
+        if self.value_weight < 0 or self.uncertainty_penalty < 0:
+            raise ConfigError(
+                f"value_weight and uncertainty_penalty must be >= 0, got {self.value_weight} "
+                f"and {self.uncertainty_penalty}"
             )
         if self.prior_penalty < 0:
             raise ConfigError(f"prior_penalty must be >= 0, got {self.prior_penalty}")

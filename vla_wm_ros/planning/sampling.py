@@ -5,9 +5,10 @@ trajectory, so what the actor alone would do is always a candidate); the mean st
 blend of that mode trajectory and the previous plan shifted by one step (warm start), the
 std at max_std; then each iteration draws Gaussian samples around the mean, rolls all of
 them forward together (one batched `imagine_step` per horizon step), scores every sample
-with one batched reward call over all steps, the critic at the horizon and (optionally) a
-disagreement penalty, and refits the mean and std to the elites with weights chosen by
-the subclass. The plan is the final mean or the best sample. Buffers are allocated once.
+with one batched reward call over all steps, the value at the horizon and (optionally) the
+Q ensemble's spread at every step and a disagreement penalty, and refits the mean and std
+to the elites with weights chosen by the subclass. The plan is the final mean or the best
+sample. Buffers are allocated once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class SamplingPlanner:
         self.gate = SafetyGate(safety, model)
         self._penalty = safety.disagreement_penalty
         self._prior_penalty = cfg.prior_penalty / model.action_dim
+        # Without a Q ensemble (a checkpoint with no offline value) there is no spread to
+        # penalise: the score is rewards + value, as `uses_q_penalty` tells.
+        self.uses_q_penalty = bool(cfg.uncertainty_penalty) and model.has_q_ensemble
+        self._q_penalty = cfg.uncertainty_penalty if self.uses_q_penalty else 0.0
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
         h, a, n = cfg.horizon, model.action_dim, cfg.samples
@@ -54,7 +59,7 @@ class SamplingPlanner:
         self._low = low.view(1, 1, a)
         self._high = high.view(1, 1, a)
         self._discounts = cfg.discount ** torch.arange(h, device=device, dtype=dtype)
-        self._terminal = float(cfg.discount**h)
+        self._terminal = float(cfg.discount**h) * cfg.value_weight
         self._generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self._mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
@@ -217,14 +222,19 @@ class SamplingPlanner:
         return _Scores(returns, first_reward, elite_returns, index, weights)
 
     def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
-        """Discounted reward + terminal value (- disagreement and prior penalties) for
-        every sample."""
+        """Discounted reward + terminal value (- Q-spread, disagreement and prior penalties)
+        for every sample."""
         model, h = self.model, self.cfg.horizon
         features, actions = self._features, self._actions
         n, width = features.shape[1], features.shape[2]
         rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
         returns = self._discounts @ rewards
-        returns.add_(model.value(features[h], context), alpha=self._terminal)
+        if self._terminal:
+            returns.add_(model.value(features[h], context), alpha=self._terminal)
+        if self._q_penalty:
+            flat = features[:-1].view(h * n, width)
+            spread = model.q_spread(flat, actions.view(h * n, -1), context).view(h, n)
+            returns.sub_(self._discounts @ spread, alpha=self._q_penalty)
         if self._penalty:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
