@@ -12,7 +12,7 @@ Arguments:
     backend            auto | eager | compile | torchscript | onnxruntime | tensorrt
     control_frequency  planner ticks per second (default 10.0)
 
-The node list, parameters and remappings come from vla_wm_ros.runtime.graph, the same
+The node list, parameters and remappings come from vla_wm_ros.ros.graph, the same
 description `vla-wm run` starts in one process; this file only translates it.
 """
 
@@ -21,7 +21,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from vla_wm_ros.runtime.graph import LAUNCH_ARGUMENTS, GraphArguments, describe
+from vla_wm_ros.ros.graph import LAUNCH_ARGUMENTS, GraphArguments, describe
 
 
 def _nodes(context, *args, **kwargs):

@@ -31,8 +31,8 @@ def start_graph(sim: str, model_dir: Path, overrides: dict | None = None, **argu
     The backend is ONNX Runtime unless given: one compiled backend, deterministically,
     rather than `auto`'s measured choice (test_deploy covers auto).
     """
-    from vla_wm_ros.runtime.graph import GraphArguments, describe
-    from vla_wm_ros.runtime.in_process import InProcessGraph
+    from vla_wm_ros.ros.graph import GraphArguments, describe
+    from vla_wm_ros.ros.in_process import InProcessGraph
 
     arguments.setdefault("backend", "onnxruntime")
     args = GraphArguments(sim=sim, model_dir=str(model_dir), **arguments)
@@ -117,7 +117,7 @@ def rate_hz(times: list[float]) -> float:
 
 
 def camera_image(rng: np.random.Generator, size: int = 64, encoding: str = "rgb8"):
-    from vla_wm_ros.runtime.image_conversion import rgb_to_image
+    from vla_wm_ros.ros.image_conversion import rgb_to_image
 
     return rgb_to_image(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), encoding)
 

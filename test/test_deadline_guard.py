@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from graph_fixtures import make_tiny_checkpoint
 
-from vla_wm_ros.runtime.control_policy import ActorPolicy, ControlPolicy, Decision, make_policy
-from vla_wm_ros.runtime.deadline_guard import DeadlineGuard
-from vla_wm_ros.runtime.model_runtime import load_model_runtime
+from vla_wm_ros.control.control_policy import ActorPolicy, ControlPolicy, Decision, make_policy
+from vla_wm_ros.control.deadline_guard import DeadlineGuard
+from vla_wm_ros.control.model_runtime import load_model_runtime
 
 
 @pytest.fixture(scope="module")

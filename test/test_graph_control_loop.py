@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from graph_fixtures import make_tiny_checkpoint
 
-from vla_wm_ros.runtime.control_loop_bench import run_backend
+from vla_wm_ros.bench.control_loop import run_backend
 
 
 def test_every_frame_is_answered_and_timed_per_stage(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from vla_wm_ros.config import ConfigError
-from vla_wm_ros.runtime.graph import (
+from vla_wm_ros.ros.graph import (
     LAUNCH_ARGUMENTS,
     SIMS,
     GraphArguments,
@@ -181,8 +181,8 @@ def test_launch_file_compiles_and_translates_the_description():
         ("launch.actions", "OpaqueFunction"),
         ("launch.substitutions", "LaunchConfiguration"),
         ("launch_ros.actions", "Node"),
-        ("vla_wm_ros.runtime.graph", "LAUNCH_ARGUMENTS"),
-        ("vla_wm_ros.runtime.graph", "describe"),
+        ("vla_wm_ros.ros.graph", "LAUNCH_ARGUMENTS"),
+        ("vla_wm_ros.ros.graph", "describe"),
     } <= imported
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert "generate_launch_description" in functions

@@ -42,7 +42,7 @@ def rig(tmp_path_factory):
     probe.listen(PlanStatus, "/planner/plan_status")
     probe.listen(EpisodeStatus, "/sim_bridge/episode")
     probe.listen(JointState, "/joint_states")
-    from vla_wm_ros.runtime import qos
+    from vla_wm_ros.ros import qos
 
     probe.listen(Image, "/camera/image_raw", qos.SENSOR)
     probe.listen(Goal, "/instruction_parser/goal", qos.GOAL)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vla_wm_ros.runtime.graph import NODES
-from vla_wm_ros.runtime.parameters import defaults
+from vla_wm_ros.ros.graph import NODES
+from vla_wm_ros.ros.parameters import defaults
 
 CONTROLLER_YAML = Path(__file__).resolve().parent.parent / "config" / "controller.yaml"
 
@@ -43,7 +43,7 @@ def test_declared_defaults_match_controller_yaml(node):
 def test_rcl_reads_controller_yaml_as_the_nodes_declare_it(ros_context):
     from rclpy.node import Node
 
-    from vla_wm_ros.runtime.parameters import declare_parameters
+    from vla_wm_ros.ros.parameters import declare_parameters
 
     for name in NODES:
         table = importlib.import_module(f"vla_wm_ros.nodes.{name}").PARAMETERS

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import spin_until
 
-from vla_wm_ros.runtime.loop_stats import LoopStats
+from vla_wm_ros.control.loop_stats import LoopStats
 
 
 def test_loop_stats_rate_latency_and_misses():
@@ -29,7 +29,7 @@ def test_parameters_get_descriptors_ranges_and_choices(ros_context, tmp_path):
     from rclpy.exceptions import InvalidParameterValueException
     from rclpy.node import Node
 
-    from vla_wm_ros.runtime.parameters import Param, declare_parameters
+    from vla_wm_ros.ros.parameters import Param, declare_parameters
 
     table = [
         Param("rate", 10.0, "ticks per second", low=0.1, high=100.0),
@@ -87,7 +87,7 @@ def test_diagnostics_helper_publishes_the_report(ros_context, executor):
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
 
-    from vla_wm_ros.runtime import diagnostics
+    from vla_wm_ros.ros import diagnostics
 
     node = Node("reporter", context=ros_context, namespace="/robot")
     listener = Node("listener", context=ros_context)

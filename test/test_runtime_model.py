@@ -9,7 +9,7 @@ import pytest
 import torch
 from graph_fixtures import make_tiny_checkpoint
 
-from vla_wm_ros.runtime.model_runtime import load_model_runtime
+from vla_wm_ros.control.model_runtime import load_model_runtime
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_model_is_loaded_once_per_checkpoint_and_missing_models_are_named(tmp_pa
 
 @pytest.mark.parametrize("mode", ["planner", "actor", "random"])
 def test_every_mode_answers_within_bounds_and_deadline(model, mode):
-    from vla_wm_ros.runtime.control_policy import make_policy
+    from vla_wm_ros.control.control_policy import make_policy
 
     policy = make_policy(mode, model, "mppi", "default", seed=0)
     policy.reset("goal-1")

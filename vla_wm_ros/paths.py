@@ -10,6 +10,8 @@ import functools
 from pathlib import Path
 
 PACKAGE = "vla_wm_ros"
+# The shipped world-model checkpoint, under models/ (config.yaml + *.safetensors).
+DEFAULT_MODEL = "world_model"
 
 
 @functools.cache

@@ -47,9 +47,9 @@ def record_frames(task: str, count: int = 60, seed: int = 0):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vla_wm_ros.bench.control_loop import run_backend
     from vla_wm_ros.bench.machine import machine_info
     from vla_wm_ros.deploy.backends import BACKENDS, available_backends
-    from vla_wm_ros.runtime.control_loop_bench import run_backend
 
     here = available_backends(args.device)
     names = [b for b in args.backends.split(",") if b] or here

@@ -72,7 +72,7 @@ def write_reward_plot(record, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.runtime.model_runtime import resolve_model_dir
+    from vla_wm_ros.control.model_runtime import resolve_model_dir
 
     try:
         resolve_model_dir(args.model_dir)
@@ -84,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
 
     from vla_wm_ros.bench.stats import latency_summary
     from vla_wm_ros.commands.run import graph_arguments
-    from vla_wm_ros.runtime.graph import describe
-    from vla_wm_ros.runtime.graph_client import GraphClient, GraphError
-    from vla_wm_ros.runtime.in_process import InProcessGraph
+    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.graph_client import GraphClient, GraphError
+    from vla_wm_ros.ros.in_process import InProcessGraph
 
     graph_args = graph_arguments(args)
     overrides = {

@@ -130,7 +130,7 @@ def planner_parameters(mode: str, source: str, directory: Path) -> dict:
     import dataclasses
 
     from vla_wm_ros.config.loader import save_yaml
-    from vla_wm_ros.runtime.control_policy import planner_config
+    from vla_wm_ros.control.control_policy import planner_config
 
     cfg = planner_config("mppi", source)
     for kind in ("mppi", "cem"):
@@ -145,8 +145,8 @@ class _BeliefRecorder:
 
     def __init__(self, node) -> None:
         from vla_wm_interfaces.msg import Goal, LatentState
-        from vla_wm_ros.runtime import qos
-        from vla_wm_ros.runtime.graph import GOAL, LATENT
+        from vla_wm_ros.ros import qos
+        from vla_wm_ros.ros.graph import GOAL, LATENT
 
         self.beliefs = []
         self.goals: dict[str, list[float]] = {}
@@ -169,7 +169,7 @@ class _BeliefRecorder:
         import numpy as np
 
         from vla_wm_ros.evaluation.deviation import TickRecord, actor_deviation
-        from vla_wm_ros.runtime.graph_client import PLANNED
+        from vla_wm_ros.ros.graph_client import PLANNED
 
         ticks = [
             TickRecord(_ns(p.header.stamp), p.goal_id, np.asarray(p.action, dtype=np.float32))
@@ -190,9 +190,9 @@ def _ns(stamp) -> int:
 
 def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> dict:
     from vla_wm_ros.commands.run import graph_arguments
-    from vla_wm_ros.runtime.graph import describe
-    from vla_wm_ros.runtime.graph_client import GraphClient
-    from vla_wm_ros.runtime.in_process import InProcessGraph
+    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.graph_client import GraphClient
+    from vla_wm_ros.ros.in_process import InProcessGraph
 
     overrides = {
         "sim_bridge": {"step_mode": "on_action", "max_steps": args.max_steps},
@@ -286,9 +286,9 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
-    from vla_wm_ros.runtime.model_runtime import resolve_model_dir
 
     try:
         wm = load_checkpoint(resolve_model_dir(args.model_dir))

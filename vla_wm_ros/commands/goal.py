@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.runtime.graph_client import GraphClient, GraphError
+    from vla_wm_ros.ros.graph_client import GraphClient, GraphError
 
     client = GraphClient()
     try:

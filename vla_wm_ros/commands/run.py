@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from vla_wm_ros.runtime.graph import LAUNCH_ARGUMENTS
+from vla_wm_ros.ros.graph import LAUNCH_ARGUMENTS
 
 NAME = ("run",)
 HELP = "start the controller graph (all nodes) in this process"
@@ -29,7 +29,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def graph_arguments(args: argparse.Namespace):
-    from vla_wm_ros.runtime.graph import GraphArguments
+    from vla_wm_ros.ros.graph import GraphArguments
 
     return GraphArguments.from_strings(
         {a.name: str(getattr(args, a.name)) for a in LAUNCH_ARGUMENTS}
@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vla_wm_ros.runtime.graph import describe
-    from vla_wm_ros.runtime.in_process import InProcessGraph
+    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.in_process import InProcessGraph
 
     specs = describe(graph_arguments(args))
     graph = InProcessGraph(specs)

@@ -1,6 +1,6 @@
 """camera_encoder: sensor_msgs/Image -> Embedding through the world model's image encoder.
 
-Accepts rgb8, bgr8, rgba8, bgra8 and mono8 (cv_bridge semantics; runtime/image_conversion),
+Accepts rgb8, bgr8, rgba8, bgra8 and mono8 (cv_bridge semantics; ros/image_conversion),
 resizes to the model's input when allowed, and publishes the image features with the
 source image's header and the id of the encoder weights. A malformed image (wrong
 encoding, step mismatch, zero size, short buffer) is dropped with a logged reason.
@@ -12,22 +12,21 @@ import time
 from collections import deque
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Embedding
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.image_conversion import (
+from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.image_conversion import (
     ImageConversionError,
     backend,
     fit_to_size,
     image_to_rgb,
 )
-from vla_wm_ros.runtime.model_runtime import MODEL_PARAMETERS, load_model_runtime
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
     *MODEL_PARAMETERS,
@@ -47,14 +46,7 @@ class CameraEncoder(Node):
         self._latency_ms: deque[float] = deque(maxlen=100)
         self._encoded = 0
         self._pub = self.create_publisher(Embedding, "~/embedding", qos.SENSOR)
-        # Its own group: encoding never waits for (or blocks) the planner's tick.
-        self.create_subscription(
-            Image,
-            "image",
-            self._on_image,
-            qos.SENSOR,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
+        self.create_subscription(Image, "image", self._on_image, qos.SENSOR)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"encoder {self._model.encoder_id} on {self.p.device} "

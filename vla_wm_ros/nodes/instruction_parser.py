@@ -18,10 +18,10 @@ from rclpy.node import Node
 from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
 from vla_wm_ros.language.grounding import Grounder, GrounderConfig
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
     Param(

@@ -17,37 +17,38 @@ yet (evaluation against a simulator stepping once per action). With `trigger: be
 loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
 arrives (image in -> action out with no timer phase in between), and the timer only
 watches, sending the safe action when the goal is missing or the belief goes stale.
+
+The decisions are control/control_loop.ControlLoop's; this node converts and publishes.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
-from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.runtime import diagnostics, qos, watchdog
-from vla_wm_ros.runtime.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
-from vla_wm_ros.runtime.control_policy import (
-    MODES,
-    ActorPolicy,
-    ControlPolicy,
-    make_policy,
-    safe_result,
+from vla_wm_ros.config import from_dict
+from vla_wm_ros.control import watchdog
+from vla_wm_ros.control.control_loop import (
+    Belief,
+    ControlLoop,
+    LoopSettings,
+    Tick,
+    guarded_policy,
+    safe_action,
 )
-from vla_wm_ros.runtime.deadline_guard import DeadlineGuard
-from vla_wm_ros.runtime.loop_stats import LoopStats
-from vla_wm_ros.runtime.model_runtime import MODEL_PARAMETERS, load_model_runtime
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.control.control_policy import MODES
+from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 
 SINK_PARAMETERS = [
     Param(
@@ -137,38 +138,38 @@ STATUS_CODES = {
 }
 
 
+def _seconds(stamp) -> float:
+    return Time.from_msg(stamp).nanoseconds / 1e9
+
+
 class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("planner", **kwargs)
-        self.p = declare_parameters(self, PARAMETERS)
-        self._model = load_model_runtime(
-            self.p.model_dir, self.p.device, self.p.backend, self.p.engine_cache
-        )
-        action_dim = self._model.action_dim
+        p = self.p = declare_parameters(self, PARAMETERS)
+        model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._sink = from_dict(
             ActionSinkConfig,
-            {row.name.split(".", 1)[1]: getattr(self.p, row.name.replace(".", "_"))
+            {row.name.split(".", 1)[1]: getattr(p, row.name.replace(".", "_"))
              for row in SINK_PARAMETERS},
             "action_sink",
         )  # fmt: skip
-        self._safe = self._safe_action(action_dim)
-        self._period = 1.0 / self.p.control_frequency
+        self._safe = safe_action(p.safe_action, model.action_dim)
+        self._period = 1.0 / p.control_frequency
         # Fail at start, not on the first tick, when the sink cannot carry this action.
         action_to_message(self._sink, self._safe, self.get_clock().now().to_msg(), self._period)
-        self._policy = self._make_policy()
-        self._stats = LoopStats(self._period, self.p.stats_window)
+        policy = guarded_policy(
+            p.mode, model, p.planner, p.planner_config, p.seed,
+            self._period, p.deadline_fraction, p.fallback_fraction,
+        )  # fmt: skip
+        settings = LoopSettings(
+            p.control_frequency, p.deadline_fraction, p.max_latent_age, p.lockstep, p.trigger,
+            p.stats_window,
+        )  # fmt: skip
+        clock = self.get_clock()
+        self._loop = ControlLoop(
+            model, policy, self._safe, settings, lambda: clock.now().nanoseconds / 1e9
+        )
         self._rejections = Rejections(self.get_logger())
-        self._lock = threading.Lock()
-        self._plan_lock = threading.Lock()  # the timer and a belief may both want to act
-        self._goal: Goal | None = None
-        self._goal_vector: np.ndarray | None = None
-        self._latent: LatentState | None = None
-        self._latent_arrival = 0.0
-        self._latent_count = 0
-        self._acted_on = 0
-        self._last: PlanStatus | None = None
-
-        inputs = MutuallyExclusiveCallbackGroup()  # multi-threaded executor: beliefs during a tick
         self._sink_pub = self.create_publisher(
             MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
         )
@@ -176,193 +177,86 @@ class PlannerNode(Node):
             Float64MultiArray, "~/executed_action", qos.COMMAND
         )
         self._status_pub = self.create_publisher(PlanStatus, "~/plan_status", qos.STATUS)
-        self.create_subscription(
-            LatentState, "latent", self._on_latent, qos.STATE, callback_group=inputs
-        )
-        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL, callback_group=inputs)
-        self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
-        self._timer = self.create_timer(
-            self._period,
-            self._on_tick,
-            MutuallyExclusiveCallbackGroup(),
-            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        self.create_subscription(LatentState, "latent", self._on_latent, qos.STATE)
+        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
+        self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
+        self.create_timer(
+            self._period, self._on_tick, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
         self.get_logger().info(
-            f"mode {self.p.mode} ({self._policy.name}, {self._model.units.backend} backend) at "
-            f"{self.p.control_frequency:g} Hz, trigger {self.p.trigger}, "
-            f"{action_dim}-D actions -> {self._sink.type} on "
+            f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
+            f"{p.control_frequency:g} Hz, trigger {p.trigger}, "
+            f"{model.action_dim}-D actions -> {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
 
-    def _make_policy(self) -> ControlPolicy:
-        """The mode's policy; a planner is held to the hard deadline by the actor."""
-        policy = make_policy(
-            self.p.mode, self._model, self.p.planner, self.p.planner_config, self.p.seed
-        )
-        if self.p.mode != "planner":
-            return policy
-        grace = (self.p.fallback_fraction - self.p.deadline_fraction) * self._period
-        if grace < 0:
-            raise ConfigError(
-                f"fallback_fraction {self.p.fallback_fraction} must not be below "
-                f"deadline_fraction {self.p.deadline_fraction}"
-            )
-        return DeadlineGuard(policy, ActorPolicy(self._model), grace)
-
-    def _safe_action(self, action_dim: int) -> np.ndarray:
-        values = np.asarray(self.p.safe_action, dtype=np.float64)
-        if values.size not in (1, action_dim) or not np.all(np.abs(values) <= 1.0):
-            raise ConfigError(
-                f"safe_action: {list(values)} must hold 1 or {action_dim} values in [-1, 1]"
-            )
-        return np.broadcast_to(values, (action_dim,)).copy()
-
-    # -- inputs ----------------------------------------------------------------------------
-
     def _on_latent(self, msg: LatentState) -> None:
-        if (
-            len(msg.deter) != self._model.deter_dim
-            or len(msg.stoch) != self._model.stoch_dim
-            or not (np.all(np.isfinite(msg.deter)) and np.all(np.isfinite(msg.stoch)))
-        ):
-            self._rejections.reject(
-                "latent",
-                f"deter {len(msg.deter)} / stoch {len(msg.stoch)} values, expected "
-                f"{self._model.deter_dim} / {self._model.stoch_dim} finite",
-            )
-            return
-        with self._lock:
-            self._latent, self._latent_arrival = msg, time.monotonic()
-            self._latent_count += 1
-        if self.p.trigger == "belief":
-            self._act()
+        belief = Belief(
+            msg.goal_id,
+            np.asarray(msg.deter),
+            np.asarray(msg.stoch),
+            _seconds(msg.header.stamp),
+            time.monotonic(),
+        )
+        reason = self._loop.set_belief(belief)
+        if reason is not None:
+            self._rejections.reject("latent", reason)
+        elif self.p.trigger == "belief":
+            self._send(self._loop.tick())
 
     def _on_goal(self, msg: Goal) -> None:
-        vector = np.asarray(msg.embedding, dtype=np.float32)
-        if vector.size != self._model.goal_dim or not np.all(np.isfinite(vector)):
-            self._rejections.reject(
-                "goal", f"embedding of {vector.size} values, the model takes {self._model.goal_dim}"
-            )
-            return
-        with self._lock:
-            if self._goal is not None and self._goal.goal_id == msg.goal_id:
-                return
-            self._goal, self._goal_vector = msg, vector
-        self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
-
-    # -- the control tick ------------------------------------------------------------------
+        new = msg.goal_id != self._loop.goal_id
+        reason = self._loop.set_goal(msg.goal_id, msg.embedding)
+        if reason is not None:
+            self._rejections.reject("goal", reason)
+        elif new:
+            self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
 
     def _on_tick(self) -> None:
         # Triggered by beliefs, the timer only watches: it acts when the watchdog objects.
-        self._act(watch_only=self.p.trigger == "belief")
+        self._send(self._loop.tick(watch_only=self.p.trigger == "belief"))
 
-    def _act(self, watch_only: bool = False) -> None:
-        with self._plan_lock:
-            self._act_locked(watch_only)
-
-    def _act_locked(self, watch_only: bool) -> None:
-        start = time.monotonic()
-        with self._lock:
-            goal, goal_vector = self._goal, self._goal_vector
-            latent, arrival, count = self._latent, self._latent_arrival, self._latent_count
-        age = start - arrival if latent is not None else None
-        verdict = watchdog.check(
-            goal.goal_id if goal else None,
-            latent.goal_id if latent else None,
-            age,
-            self.p.max_latent_age,
-        )
-        if watch_only and verdict is None:
+    def _send(self, tick: Tick | None) -> None:
+        if tick is None:
             return
-        if self.p.lockstep and count == self._acted_on and verdict is None:
-            return  # nothing new to act on; the simulator waits for us
-        self._acted_on = count
-        if verdict is not None:
-            result = safe_result(self._safe, verdict.status, verdict.reason)
-        else:
-            if self._policy.goal_id != goal.goal_id:
-                self._policy.reset(goal.goal_id)  # new goal: drop the warm start
-            deadline = start + self._budget(latent)
-            try:
-                state = self._model.state_from_arrays(latent.deter, latent.stoch)
-                result = self._policy.act(state, goal_vector, deadline)
-            except Exception as exc:  # a failing planner must not stop the loop
-                self.get_logger().error(f"planner failed: {exc!r}")
-                result = safe_result(self._safe, "error", f"planner failed: {exc}")
-            if result.status == "uncertain":
-                result.action = self._safe.copy()
-        self._send(result, goal, age, start)
-
-    def _budget(self, latent: LatentState) -> float:
-        """Seconds this tick may plan. Triggered by beliefs, the frame's age since its
-        stamp is already spent (at most half the budget, against clock skew)."""
-        budget = self._period * self.p.deadline_fraction
-        if self.p.trigger != "belief":
-            return budget
-        age = (self.get_clock().now() - Time.from_msg(latent.header.stamp)).nanoseconds / 1e9
-        return budget - min(max(age, 0.0), budget / 2)
-
-    def _send(self, result, goal: Goal | None, age: float | None, start: float) -> None:
+        result = tick.decision
+        if result.status == "error":
+            self.get_logger().error(result.reason)
         stamp = self.get_clock().now().to_msg()
-        action = np.clip(np.asarray(result.action, dtype=np.float64), -1.0, 1.0)
-        self._sink_pub.publish(action_to_message(self._sink, action, stamp, self._period))
-        self._executed_pub.publish(Float64MultiArray(data=action.tolist()))
+        self._sink_pub.publish(action_to_message(self._sink, result.action, stamp, self._period))
+        self._executed_pub.publish(Float64MultiArray(data=result.action.tolist()))
         status = PlanStatus(
-            goal_id=goal.goal_id if goal else "",
+            goal_id=tick.goal_id,
             status=STATUS_CODES[result.status],
             reason=result.reason,
             planner=result.planner,
             expected_return=float(result.expected_return),
             uncertainty=float(result.uncertainty),
             iterations=int(result.iterations),
-            latent_age_ms=float(age * 1e3) if age is not None else -1.0,
+            latent_age_ms=float(tick.latent_age * 1e3) if tick.latent_age is not None else -1.0,
             predicted_reward=float(result.predicted_reward),
         )
         status.header.stamp = stamp
-        status.action = action.astype(np.float32).tolist()
-        latency = time.monotonic() - start
+        status.action = result.action.astype(np.float32).tolist()
+        latency = time.monotonic() - tick.start
         status.plan_time_ms = latency * 1e3
         self._status_pub.publish(status)
-        self._stats.record(start, latency)
-        previous, self._last = self._last, status
-        if status.status not in (PlanStatus.OK, PlanStatus.DEADLINE) and (
-            previous is None or previous.status != status.status
-        ):
+        if self._loop.finish(tick, latency):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
 
     def _report(self) -> diagnostics.Report:
-        stats = self._stats.summary()
-        last = self._last
-        values = {
-            "mode": self.p.mode,
-            "planner": self._policy.name,
-            **stats,
-            "last_status": (last.reason or "ok") if last else "-",
-            "uncertainty": last.uncertainty if last else 0.0,
-            "latent_age_ms": last.latent_age_ms if last else -1.0,
-            "goal_id": last.goal_id if last and last.goal_id else "-",
-            "abandoned_plans": getattr(self._policy, "abandoned", 0),
-            **self._rejections.report(),
-        }
-        if last is None:
-            return diagnostics.WARN, "no tick yet", values
-        if last.status in (PlanStatus.NO_GOAL,):
-            return diagnostics.OK, f"holding: {last.reason}", values
-        if last.status not in (PlanStatus.OK, PlanStatus.DEADLINE):
-            return diagnostics.ERROR, f"safe action: {last.reason}", values
-        paced = self.p.lockstep or self.p.trigger == "belief"  # the camera sets the rate
-        if stats["rate_hz"] < 0.9 * stats["target_hz"] and not paced:
-            return diagnostics.WARN, f"control rate {stats['rate_hz']:.1f} Hz", values
-        return diagnostics.OK, "planning", values
+        level, message, values = self._loop.health()
+        values = {"mode": self.p.mode, **values, **self._rejections.report()}
+        return diagnostics.LEVELS[level], message, values
 
     def destroy_node(self) -> None:
         """Leave the robot holding: one last safe action before the node goes."""
         if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
             stamp = self.get_clock().now().to_msg()
             self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
-        if hasattr(self, "_policy"):
-            self._policy.close()
+        if hasattr(self, "_loop"):
+            self._loop.close()
         super().destroy_node()
 
 

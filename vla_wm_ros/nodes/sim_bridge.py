@@ -17,7 +17,6 @@ import math
 import time
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -26,12 +25,12 @@ from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import EpisodeStatus
 from vla_wm_interfaces.srv import ResetEpisode
-from vla_wm_ros.runtime import diagnostics, qos
-from vla_wm_ros.runtime.graph import SIM_IMAGE, SIM_JOINT_STATES
-from vla_wm_ros.runtime.image_conversion import ENCODINGS, rgb_to_image
-from vla_wm_ros.runtime.node_main import run_node
-from vla_wm_ros.runtime.parameters import Param, declare_parameters
-from vla_wm_ros.runtime.rejections import Rejections
+from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
+from vla_wm_ros.ros.image_conversion import ENCODINGS, rgb_to_image
+from vla_wm_ros.ros.node_main import run_node
+from vla_wm_ros.ros.parameters import Param, declare_parameters
+from vla_wm_ros.ros.rejections import Rejections
 from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.env import MetaWorldEnv
 
@@ -88,7 +87,6 @@ class SimBridge(Node):
         self.p = declare_parameters(self, PARAMETERS)
         self._rejections = Rejections(self.get_logger())
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
-        group = MutuallyExclusiveCallbackGroup()  # the env is not thread-safe: one at a time
         self._image_pub = self.create_publisher(Image, SIM_IMAGE, qos.SENSOR)
         self._info_pub = self.create_publisher(
             CameraInfo, SIM_IMAGE.rsplit("/", 1)[0] + "/camera_info", qos.SENSOR
@@ -96,10 +94,8 @@ class SimBridge(Node):
         self._joint_pub = self.create_publisher(JointState, SIM_JOINT_STATES, qos.STATUS)
         self._clock_pub = self.create_publisher(ClockMsg, "/clock", qos.STATUS)
         self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", qos.STATUS)
-        self.create_subscription(
-            Float64MultiArray, "~/action", self._on_action, qos.COMMAND, callback_group=group
-        )
-        self.create_service(ResetEpisode, "~/reset", self._on_reset, callback_group=group)
+        self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
+        self.create_service(ResetEpisode, "~/reset", self._on_reset)
 
         self._env: MetaWorldEnv | None = None
         self._fovy = 45.0
@@ -115,9 +111,7 @@ class SimBridge(Node):
         if message is not None:
             raise RuntimeError(f"sim_bridge cannot start: {message}")
         if self.p.step_mode == "timer":
-            self.create_timer(
-                1.0 / self.p.step_frequency, self._on_timer, group, clock=self._steady
-            )
+            self.create_timer(1.0 / self.p.step_frequency, self._on_timer, clock=self._steady)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"{self._task} seed {self._seed}: {self._env.action_dim}-D actions, "

@@ -17,25 +17,9 @@ import numpy as np
 import torch
 
 from vla_wm_ros import paths
-from vla_wm_ros.deploy import BACKEND_CHOICES
 from vla_wm_ros.deploy.deployed import DeployedModel, deploy
 from vla_wm_ros.models.checkpoint import CONFIG_FILE, checkpoint_hash, load_checkpoint
 from vla_wm_ros.models.rssm import RSSMState
-from vla_wm_ros.runtime.graph import DEFAULT_MODEL
-from vla_wm_ros.runtime.parameters import Param
-
-# Every node that loads the world model declares these.
-MODEL_PARAMETERS = [
-    Param("model_dir", "", "world-model checkpoint directory; empty: the shipped model"),
-    Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
-    Param(
-        "backend",
-        "auto",
-        "inference backend (auto: the fastest here, measured once and remembered)",
-        choices=BACKEND_CHOICES,
-    ),
-    Param("engine_cache", "", "compiled backend artifacts; empty: <model_dir>/engines"),
-]
 
 
 class ModelRuntime:
@@ -133,7 +117,7 @@ class BeliefFilter:
 
 def resolve_model_dir(model_dir: str) -> Path:
     """The checkpoint directory a node was given, or the shipped one; clear error if absent."""
-    path = Path(model_dir) if model_dir else paths.models_dir() / DEFAULT_MODEL
+    path = Path(model_dir) if model_dir else paths.models_dir() / paths.DEFAULT_MODEL
     if not (path / CONFIG_FILE).is_file():
         raise FileNotFoundError(
             f"model_dir {path}: no world-model checkpoint there ({CONFIG_FILE} + weights)"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
@@ -22,18 +21,9 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Embedding, LatentState
-from vla_wm_ros.runtime import qos
-from vla_wm_ros.runtime.graph import EMBEDDING, LATENT
-
-
-@dataclass
-class FrameTimes:
-    """Steady-clock arrival times of one frame's products (None: never came)."""
-
-    sent: float
-    embedding: float | None = None
-    latent: float | None = None
-    action: float | None = None
+from vla_wm_ros.bench.control_loop import FrameTimes
+from vla_wm_ros.ros import qos
+from vla_wm_ros.ros.graph import EMBEDDING, LATENT
 
 
 class LoopProbe(Node):

@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
-from vla_wm_ros.runtime.control_policy import ControlPolicy, Decision
+from vla_wm_ros.control.control_policy import ControlPolicy, Decision
 
 
 class DeadlineGuard(ControlPolicy):

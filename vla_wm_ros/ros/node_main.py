@@ -2,7 +2,7 @@
 
 A node started by `ros2 run` / `ros2 launch` runs in its own process on a
 single-threaded executor: rclpy's MultiThreadedExecutor busy-loops while a callback it
-dispatched waits for a pool thread (see runtime/in_process.py). rclpy's signal
+dispatched waits for a pool thread (see ros/in_process.py). rclpy's signal
 handlers are not installed, so Ctrl-C arrives as KeyboardInterrupt while the context is
 still up: the node's destroy_node() can still publish (the planner sends a last hold
 action there) before the context shuts down.

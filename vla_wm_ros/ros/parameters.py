@@ -25,6 +25,8 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from vla_wm_ros.deploy import BACKEND_CHOICES
+
 _LIST_TYPES = {
     float: ParameterType.PARAMETER_DOUBLE_ARRAY,
     int: ParameterType.PARAMETER_INTEGER_ARRAY,
@@ -97,3 +99,17 @@ def declare_parameters(node: Node, table: list[Param]) -> SimpleNamespace:
 def defaults(table: list[Param]) -> dict[str, Any]:
     """The defaults of `table` by parameter name (for comparing with config files)."""
     return {row.name: row.default for row in table}
+
+
+# Every node that loads the world model declares these.
+MODEL_PARAMETERS = [
+    Param("model_dir", "", "world-model checkpoint directory; empty: the shipped model"),
+    Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
+    Param(
+        "backend",
+        "auto",
+        "inference backend (auto: the fastest here, measured once and remembered)",
+        choices=BACKEND_CHOICES,
+    ),
+    Param("engine_cache", "", "compiled backend artifacts; empty: <model_dir>/engines"),
+]

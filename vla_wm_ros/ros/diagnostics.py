@@ -15,11 +15,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
-from vla_wm_ros.runtime import qos
+from vla_wm_ros.ros import qos
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
 ERROR = DiagnosticStatus.ERROR
+# The level names control/ reports health with (it does not import diagnostic_msgs).
+LEVELS = {"ok": OK, "warn": WARN, "error": ERROR}
 
 Report = tuple[bytes, str, dict[str, Any]]  # (level: OK/WARN/ERROR, message, values)
 

@@ -21,9 +21,9 @@ from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
 from vla_wm_interfaces.srv import ResetEpisode, SetGoal
-from vla_wm_ros.runtime import qos
-from vla_wm_ros.runtime.graph import GOAL, SIM_IMAGE
-from vla_wm_ros.runtime.image_conversion import image_to_rgb
+from vla_wm_ros.ros import qos
+from vla_wm_ros.ros.graph import GOAL, SIM_IMAGE
+from vla_wm_ros.ros.image_conversion import image_to_rgb
 
 SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
 RESET = "sim_bridge/reset"

@@ -27,7 +27,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
-from vla_wm_ros.runtime.graph import NodeSpec
+from vla_wm_ros.ros.graph import NodeSpec
 
 
 def construct(spec: NodeSpec, context: Context) -> Node:

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from vla_wm_ros.config import load_yaml
+from vla_wm_ros.control.model_runtime import ModelRuntime
 from vla_wm_ros.planning.config import PRESETS, PlannerConfig, load_preset
 from vla_wm_ros.planning.planner import build_planner
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
-from vla_wm_ros.runtime.model_runtime import ModelRuntime
 
 MODES = ("planner", "actor", "random")
 

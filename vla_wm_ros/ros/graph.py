@@ -1,7 +1,7 @@
 """The controller graph as data: which nodes run, with which parameters and remappings.
 
 One description, two readers: launch/controller.launch.py turns each NodeSpec into a
-launch_ros Node, and `vla-wm run` (runtime/in_process.py) constructs the same nodes in one
+launch_ros Node, and `vla-wm run` (ros/in_process.py) constructs the same nodes in one
 process with the same command-line arguments launch_ros would give them. What the tests
 check here is therefore what `ros2 launch vla_wm_ros controller.launch.py` starts.
 
@@ -20,14 +20,12 @@ from typing import Any, Literal
 from vla_wm_ros import paths
 from vla_wm_ros.config import ConfigError, from_dict, load_yaml, to_dict
 from vla_wm_ros.deploy import BACKEND_CHOICES
-from vla_wm_ros.runtime.action_messages import ActionSinkConfig
+from vla_wm_ros.ros.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
 SIMS = ("mujoco", "gazebo", "isaac", "none")
 # Node names, in start order: the simulator first so the camera exists when others start.
 NODES = ("sim_bridge", "camera_encoder", "state_estimator", "instruction_parser", "planner")
-# The shipped world-model checkpoint, under models/ (config.yaml + *.safetensors).
-DEFAULT_MODEL = "world_model"
 
 # Topics between our own nodes (relative, so a namespace moves the whole graph).
 EMBEDDING = "camera_encoder/embedding"
@@ -84,7 +82,7 @@ LAUNCH_ARGUMENTS = (
         ("auto", "true", "false"),
     ),
     LaunchArgument("params_file", "", "ROS 2 params file; empty: config/controller.yaml"),
-    LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{DEFAULT_MODEL}"),
+    LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{paths.DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
     LaunchArgument("backend", "auto", "inference backend (auto: the fastest)", BACKEND_CHOICES),
     LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
@@ -131,7 +129,7 @@ class GraphArguments:
         return str(path)
 
     def resolved_model_dir(self) -> str:
-        return self.model_dir or str(paths.models_dir() / DEFAULT_MODEL)
+        return self.model_dir or str(paths.models_dir() / paths.DEFAULT_MODEL)
 
 
 @dataclass(frozen=True)

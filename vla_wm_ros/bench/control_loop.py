@@ -11,17 +11,27 @@ than one period, or never, counted as deadline misses.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vla_wm_ros.bench.stats import latency_summary
-from vla_wm_ros.runtime.graph import GraphArguments, describe, load_profile
-from vla_wm_ros.runtime.graph_client import GraphClient, GraphError
-from vla_wm_ros.runtime.in_process import InProcessGraph
-from vla_wm_ros.runtime.loop_probe import FrameTimes, LoopProbe
-from vla_wm_ros.runtime.model_runtime import load_model_runtime
+
+if TYPE_CHECKING:
+    from vla_wm_ros.ros.loop_probe import LoopProbe
 
 STAGES = ("encode", "filter", "plan", "end_to_end")
+
+
+@dataclass
+class FrameTimes:
+    """Steady-clock arrival times of one frame's products (None: never came)."""
+
+    sent: float
+    embedding: float | None = None
+    latent: float | None = None
+    action: float | None = None
 
 
 def _stage_ms(frame: FrameTimes) -> dict[str, float | None]:
@@ -57,6 +67,8 @@ def _after_warmup(probe: LoopProbe, warmup: int, rate_hz: float) -> int:
     Counting answers, not frames sent, keeps one-off costs (a JIT's first optimising
     calls, lazy allocations) out of the timed frames however slow the machine is.
     """
+    from vla_wm_ros.ros.graph_client import GraphError
+
     deadline = time.monotonic() + 60.0 + 2 * warmup / rate_hz
     while (answered := sum(f.action is not None for f in probe.frames)) < warmup:
         if time.monotonic() > deadline:
@@ -81,6 +93,12 @@ def run_backend(
     planner_overrides: dict | None = None,
 ) -> dict:
     """Time `ticks` frames (after `warmup` answered ones) through a fresh graph on `backend`."""
+    from vla_wm_ros.control.model_runtime import load_model_runtime
+    from vla_wm_ros.ros.graph import GraphArguments, describe, load_profile
+    from vla_wm_ros.ros.graph_client import GraphClient, GraphError
+    from vla_wm_ros.ros.in_process import InProcessGraph
+    from vla_wm_ros.ros.loop_probe import LoopProbe
+
     args = GraphArguments(
         sim="none", backend=backend, model_dir=model_dir, device=device, control_frequency=rate_hz
     )

@@ -1,0 +1,1 @@
+"""The control loop's logic without ROS: policies, deadlines, watchdog, belief, statistics."""

@@ -1,0 +1,1 @@
+"""rclpy adapters the nodes share: QoS, parameters, diagnostics, messages, the graph."""

@@ -1,1 +1,0 @@
-"""What the ROS 2 nodes share: QoS profiles, message conversions, the node graph."""
