@@ -107,7 +107,12 @@ def run_config(steps: int) -> ValueRunConfig:
 def trained(world, tmp_path_factory):
     data, ckpt = world
     out = tmp_path_factory.mktemp("value_run") / "run"
-    report = train_value(ckpt, data, out, run_config(600), embed, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module fixtures run before the single_thread fixture
+    try:
+        report = train_value(ckpt, data, out, run_config(600), embed, progress=False)
+    finally:
+        torch.set_num_threads(threads)
     return out, report
 
 
