@@ -257,3 +257,14 @@ def test_value_weight_scales_the_terminal_value_in_the_score(weight):
     terminal = 0.99**6 * float(system.value(x, GOAL.view(1, -1))[0])
     full = system.plan_return(X0, GOAL, plan, 0.99)
     assert result.expected_return == pytest.approx(full - (1 - weight) * terminal, rel=1e-4)
+
+
+def test_uncertainty_margin_keeps_the_prior_unless_the_gain_beats_the_doubt():
+    prior = _prior_trajectory(point_mass())
+    doubtful = _plan(point_mass(q_spread_scale=100.0), uncertainty_margin=1.0)
+    torch.testing.assert_close(doubtful, prior)  # a large spread: the actor's plan is sent
+    sure = _plan(point_mass(q_spread_scale=1e-6), uncertainty_margin=1.0)
+    assert float((sure - prior).abs().max()) > 0.1  # no doubt: the planner's own plan
+    free = _plan(point_mass(q_spread_scale=100.0))
+    assert torch.equal(free, _plan(point_mass(q_spread_scale=100.0), uncertainty_margin=None))
+    assert float((free - prior).abs().max()) > 0.1

@@ -8,8 +8,8 @@ the graph only: reset by sim_bridge's `~/reset`, the task's canonical instructio
 - planner: the world-model planner (the `--planner-config` preset or YAML) with actor prior;
 - planner-novalue / planner-noprior / planner-nounc: the same planner without the terminal
   value (value_weight 0), without the actor-prior samples (policy_samples 0), or without
-  the Q-ensemble uncertainty penalty (uncertainty_penalty 0): ablations, passed to the
-  planner node as a PlannerConfig YAML written for the run;
+  any use of the Q ensemble's uncertainty (uncertainty_penalty 0, uncertainty_margin off):
+  ablations, passed to the planner node as a PlannerConfig YAML written for the run;
 - actor: the actor alone; random: uniform actions.
 
 Reports success rate, mean episode length, control-loop latency (p50, p99, deadline misses
@@ -31,10 +31,10 @@ from vla_wm_ros.evaluation.deviation import DEFAULT_TOLERANCE
 NAME = ("eval", "closed-loop")
 HELP = "closed-loop task success through the ROS graph: planner, its ablations, actor, random"
 # Planner ablations: the SamplingConfig fields each one overrides.
-ABLATIONS: dict[str, dict[str, float]] = {
+ABLATIONS: dict[str, dict[str, float | None]] = {
     "planner-novalue": {"value_weight": 0.0},
     "planner-noprior": {"policy_samples": 0},
-    "planner-nounc": {"uncertainty_penalty": 0.0},
+    "planner-nounc": {"uncertainty_penalty": 0.0, "uncertainty_margin": None},
 }
 MODES = ("planner", *ABLATIONS, "actor", "random")
 

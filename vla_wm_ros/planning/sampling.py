@@ -28,13 +28,15 @@ from vla_wm_ros.planning.uncertainty import SafetyGate
 
 class _Scores(NamedTuple):
     """One iteration's scores: every sample's return and first-step reward, the elites'
-    returns (best first) and indices, and their refit weights."""
+    returns (best first) and indices, their refit weights, and every sample's discounted
+    Q-ensemble spread (None when no spread was computed)."""
 
     returns: Tensor
     first_reward: Tensor
     elite_returns: Tensor
     index: Tensor
     weights: Tensor
+    spread: Tensor | None
 
 
 class SamplingPlanner:
@@ -52,6 +54,9 @@ class SamplingPlanner:
         # penalise: the score is rewards + value, as `uses_q_penalty` tells.
         self.uses_q_penalty = bool(cfg.uncertainty_penalty) and model.has_q_ensemble
         self._q_penalty = cfg.uncertainty_penalty if self.uses_q_penalty else 0.0
+        use_margin = cfg.uncertainty_margin is not None and model.has_q_ensemble
+        self._kappa = cfg.uncertainty_margin if use_margin and cfg.policy_samples else None
+        self._needs_spread = self.uses_q_penalty or self._kappa is not None
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
         h, a, n = cfg.horizon, model.action_dim, cfg.samples
@@ -145,7 +150,8 @@ class SamplingPlanner:
 
     def _choose_plan(self, scores: _Scores) -> tuple[float, float]:
         """Fill the plan buffer from the last iteration's scores (mean or best sample; the
-        actor's mode trajectory, row 0, when it scores within prior_margin of that);
+        actor's mode trajectory, row 0, when it scores within the margin of that: prior_margin
+        + uncertainty_margin x the chosen plan's discounted Q spread);
         returns its (expected return, first-step reward). Read once per plan, not per
         iteration: each float() waits for the device."""
         cfg = self.cfg
@@ -157,9 +163,17 @@ class SamplingPlanner:
             chosen = self._mean
             expected = float(scores.weights @ scores.elite_returns)
             predicted = float(scores.weights @ scores.first_reward.index_select(0, scores.index))
-        if self._n_pi and cfg.prior_margin is not None:
+        if self._n_pi and (cfg.prior_margin is not None or self._kappa is not None):
             prior_return = float(scores.returns[0])
-            if expected - prior_return < cfg.prior_margin:
+            margin = cfg.prior_margin or 0.0
+            if self._kappa is not None:
+                spread = scores.spread
+                if cfg.action_choice == "best":
+                    uncertainty = float(spread[scores.index[0]])
+                else:
+                    uncertainty = float(scores.weights @ spread.index_select(0, scores.index))
+                margin += self._kappa * uncertainty
+            if expected - prior_return < margin:
                 self._plan_buf.copy_(self._actions[:, :1])
                 return prior_return, float(scores.first_reward[0])
         self._plan_buf.copy_(chosen)
@@ -211,7 +225,7 @@ class SamplingPlanner:
         sampled.clamp_(self._low, self._high)
         for t in range(cfg.horizon):
             model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
-        returns, first_reward = self._score(context)
+        returns, first_reward, q_spread = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
@@ -219,11 +233,11 @@ class SamplingPlanner:
         torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
         spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
-        return _Scores(returns, first_reward, elite_returns, index, weights)
+        return _Scores(returns, first_reward, elite_returns, index, weights, q_spread)
 
-    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
+    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor, Tensor | None]:
         """Discounted reward + terminal value (- Q-spread, disagreement and prior penalties)
-        for every sample."""
+        for every sample; also its first-step reward and discounted Q spread (or None)."""
         model, h = self.model, self.cfg.horizon
         features, actions = self._features, self._actions
         n, width = features.shape[1], features.shape[2]
@@ -231,10 +245,14 @@ class SamplingPlanner:
         returns = self._discounts @ rewards
         if self._terminal:
             returns.add_(model.value(features[h], context), alpha=self._terminal)
-        if self._q_penalty:
+        spread = None
+        if self._needs_spread:
             flat = features[:-1].view(h * n, width)
-            spread = model.q_spread(flat, actions.view(h * n, -1), context).view(h, n)
-            returns.sub_(self._discounts @ spread, alpha=self._q_penalty)
+            spread = self._discounts @ model.q_spread(flat, actions.view(h * n, -1), context).view(
+                h, n
+            )
+            if self._q_penalty:
+                returns.sub_(spread, alpha=self._q_penalty)
         if self._penalty:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
@@ -244,7 +262,7 @@ class SamplingPlanner:
             prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
             deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
             returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
-        return returns, rewards[0]
+        return returns, rewards[0], spread
 
     def _plan_uncertainty(self, f0: Tensor) -> float:
         """Mean ensemble disagreement along the chosen plan, imagined from f0."""
