@@ -99,6 +99,7 @@ def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
         "success_rate": sum(r.success for r in records) / len(records),
         "mean_length": sum(r.length for r in records) / len(records),
         "timeouts": sum(r.timed_out for r in records),
+        "outcomes": [{"seed": r.seed, "success": r.success, "length": r.length} for r in records],
         "planning_ticks": len(times),
         "deviation": {
             "share": deviating / paired if paired else None,
