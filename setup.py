@@ -11,7 +11,14 @@ from setuptools import find_packages, setup
 
 PACKAGE = "vla_wm_ros"
 
-NODES = ["camera_encoder", "state_estimator", "planner", "instruction_parser", "sim_bridge"]
+NODES = [
+    "camera_encoder",
+    "state_estimator",
+    "planner",
+    "lifecycle_planner",
+    "instruction_parser",
+    "sim_bridge",
+]
 
 
 def _files(pattern: str) -> list[str]:
@@ -48,7 +55,10 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", _files("launch/*.py")),
-        (f"share/{PACKAGE}/config", _files("config/*.yaml")),
+        (
+            f"share/{PACKAGE}/config",
+            _files("config/*.yaml") + _files("config/*.rviz") + _files("config/*.json"),
+        ),
         *_tree("models"),
     ],
     install_requires=["setuptools"],

@@ -61,7 +61,7 @@ else
 fi
 
 # 3. interfaces
-ifc=$(digest "$ROOT/requirements.txt" "$ROOT"/vla_wm_interfaces/CMakeLists.txt "$ROOT"/vla_wm_interfaces/package.xml "$ROOT"/vla_wm_interfaces/msg/* "$ROOT"/vla_wm_interfaces/srv/*)
+ifc=$(digest "$ROOT/requirements.txt" "$ROOT"/vla_wm_interfaces/CMakeLists.txt "$ROOT"/vla_wm_interfaces/package.xml "$ROOT"/vla_wm_interfaces/msg/* "$ROOT"/vla_wm_interfaces/srv/* "$ROOT"/vla_wm_interfaces/action/*)
 if fresh interfaces "$ifc" && "$PY" -c 'import vla_wm_interfaces.msg' 2>/dev/null; then
   say "vla_wm_interfaces: up to date"
 else

@@ -29,6 +29,7 @@ ISSUE_ARGUMENTS = {
     "device",
     "control_frequency",
     "backend",
+    "lifecycle",
 }
 
 

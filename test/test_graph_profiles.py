@@ -97,11 +97,125 @@ def test_profile_topics_types_clock_and_commands(sim, model_dir):
         command = commands[-1]
         assert command.header.stamp.sec >= 100, "stamps do not follow the bridge's /clock"
         if sim == "isaac":
-            assert list(command.name) == JOINTS and len(command.position) == 4
-            assert all(-1.0 <= v <= 1.0 for v in command.position)
+            assert list(command.name) == JOINTS
+            position = np.array(command.position)
         else:
             assert list(command.joint_names) == JOINTS and len(command.points) == 1
             assert command.points[0].time_from_start.nanosec == 100_000_000  # one period
+            position = np.array(command.points[0].positions)
+        # Position commands: one step (<= 0.01 m) from the measured end effector, clamped to
+        # the workspace (y >= 0.2), gripper within its open..closed range; never zeros.
+        measured = np.clip([0.1, 0.2, 0.3], [-0.5, 0.2, 0.0], [0.5, 1.0, 0.6])
+        assert np.abs(position[:3] - measured).max() <= 0.01 + 1e-9
+        assert 0.0 <= position[3] <= 0.04 and position[1] >= 0.2
+    finally:
+        probe.close()
+        graph.close()
+
+
+def _action_client(probe):
+    from rclpy.action import ActionClient
+
+    from vla_wm_interfaces.action import ExecuteInstruction
+
+    client = ActionClient(probe.node, ExecuteInstruction, "/instruction_parser/execute")
+    assert probe.spin_until(client.server_is_ready, 20)
+    return client, ExecuteInstruction
+
+
+def test_without_a_simulator_success_is_the_learned_signal(model_dir):
+    """ExecuteInstruction on a robot profile: success is the learned signal (threshold
+    forced low: the tiny checkpoint is random, only the mechanism is under test)."""
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import Image, JointState
+
+    graph = start_graph(
+        "isaac",
+        model_dir,
+        overrides={"instruction_parser": {"success_reward": -1e6, "success_ticks": 3}},
+    )
+    probe = Probe(graph.context)
+    try:
+        clock_pub = probe.node.create_publisher(Clock, "/clock", 10)
+        image_pub = probe.node.create_publisher(Image, "/rgb", 10)
+        joint_pub = probe.node.create_publisher(JointState, "/joint_states", 10)
+        rng = np.random.default_rng(0)
+        now = [100_000_000_000]
+
+        def feed():
+            now[0] += 100_000_000
+            clock = Clock()
+            clock.clock.sec, clock.clock.nanosec = divmod(now[0], 1_000_000_000)
+            clock_pub.publish(clock)
+            image = camera_image(rng)
+            image.header.stamp = clock.clock
+            image_pub.publish(image)
+            joint_pub.publish(JointState(name=["ee_x", "ee_y", "ee_z", "gripper"],
+                                         position=[0.0, 0.6, 0.2, 1.0]))  # fmt: skip
+
+        probe.node.create_timer(0.1, feed)
+        client, ExecuteInstruction = _action_client(probe)
+        feedback = []
+        sent = client.send_goal_async(
+            ExecuteInstruction.Goal(instruction="open the drawer"),
+            feedback_callback=lambda m: feedback.append(m.feedback),
+        )
+        assert probe.spin_until(sent.done, 20) and sent.result().accepted
+        result = sent.result().get_result_async()
+        assert probe.spin_until(result.done, 30)
+        out = result.result().result
+        assert out.success and "learned signal" in out.message, out.message
+        assert out.steps >= 3 and feedback[-1].status in ("ok", "deadline")
+    finally:
+        probe.close()
+        graph.close()
+
+
+def test_servo_profile_pose_proprio_twist_and_gripper_topic(model_dir):
+    """MoveIt Servo profile: the end effector from a PoseStamped and the gripper from
+    joint_states make the proprioception; velocity commands go out as TwistStamped in
+    base_link (at most metres_per_unit / period per axis), the gripper on its own topic."""
+    from geometry_msgs.msg import PoseStamped, TwistStamped
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from vla_wm_interfaces.msg import LatentState
+    from vla_wm_interfaces.srv import SetGoal
+
+    graph = start_graph("servo", model_dir)
+    probe = Probe(graph.context)
+    try:
+        twists = probe.listen(TwistStamped, "/servo_node/delta_twist_cmds")
+        grippers = probe.listen(Float64MultiArray, "/gripper_controller/commands")
+        latents = probe.listen(LatentState, "/state_estimator/latent")
+        image_pub = probe.node.create_publisher(Image, "/camera/image_raw", 10)
+        pose_pub = probe.node.create_publisher(PoseStamped, "/ee_pose", 10)
+        joint_pub = probe.node.create_publisher(JointState, "/joint_states", 10)
+        rng = np.random.default_rng(0)
+
+        def feed():
+            pose = PoseStamped()
+            pose.header.frame_id = "base_link"
+            pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = 0.05, 0.6, 0.25
+            pose_pub.publish(pose)
+            joint_pub.publish(JointState(name=["elbow", "gripper"], position=[1.0, 0.7]))
+            image = camera_image(rng)
+            image.header.stamp = probe.node.get_clock().now().to_msg()
+            image_pub.publish(image)
+
+        probe.node.create_timer(0.1, feed)
+        reply = probe.call(
+            SetGoal, "/instruction_parser/set_goal", SetGoal.Request(instruction="open the drawer")
+        )
+        assert reply.accepted, reply.message
+        assert probe.spin_until(lambda: len(latents) >= 2 and len(twists) >= 5, 20)
+        assert list(latents[-1].proprio) == pytest.approx([0.05, 0.6, 0.25, 0.7])
+        assert twists[-1].header.frame_id == "base_link"
+        linear = [[t.twist.linear.x, t.twist.linear.y, t.twist.linear.z] for t in twists]
+        assert np.abs(linear).max() <= 0.01 / 0.1 + 1e-9  # metres_per_unit / period
+        assert all(t.twist.angular.z == 0.0 for t in twists)
+        assert probe.spin_until(lambda: len(grippers) >= 2, 10)
+        assert all(0.0 <= g.data[0] <= 0.04 for g in grippers)  # closed .. open
     finally:
         probe.close()
         graph.close()

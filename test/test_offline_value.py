@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from graph_fixtures import make_tiny_checkpoint
+from linear_system import point_mass
 
 from vla_wm_ros.config import ConfigError, from_dict
 from vla_wm_ros.config.model import ValueConfig
@@ -26,7 +27,6 @@ from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.writer import DatasetWriter
 from vla_wm_ros.models.checkpoint import load_checkpoint
 from vla_wm_ros.planning import MPPIConfig, MPPIPlanner, SafetyConfig
-from vla_wm_ros.planning.linear_system import point_mass
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 from vla_wm_ros.training.value import ValueRunConfig, ValueTrainConfig, train_value
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 
-from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.ros.action_messages import ActionSinkConfig, action_to_message
 from vla_wm_ros.ros.image_conversion import (
     ImageConversionError,
     image_to_rgb,
@@ -59,48 +56,3 @@ def test_row_padding_in_step_is_skipped(rgb):
 def test_malformed_images_are_rejected_with_a_reason(msg, reason):
     with pytest.raises(ImageConversionError, match=reason):
         image_to_rgb(msg)
-
-
-STAMP = Time(sec=3, nanosec=500)
-
-
-def test_float64_array_applies_scale_and_offset():
-    cfg = ActionSinkConfig(scale=[2.0], offset=[0.5])
-    msg = action_to_message(cfg, np.array([0.25, -1.0]), STAMP, period=0.1)
-    assert list(msg.data) == [1.0, -1.5]
-
-
-def test_twist_maps_indices_and_zeroes_the_rest():
-    cfg = ActionSinkConfig(type="twist_stamped", scale=[0.1], frame_id="tool0")
-    msg = action_to_message(cfg, np.array([1.0, -0.5, 0.2, 0.9]), STAMP, period=0.1)
-    assert msg.header.frame_id == "tool0" and msg.header.stamp.sec == 3
-    linear = [msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z]
-    assert linear == pytest.approx([0.1, -0.05, 0.02])
-    assert msg.twist.angular.x == msg.twist.angular.y == msg.twist.angular.z == 0.0
-
-
-def test_joint_state_fills_the_configured_field():
-    cfg = ActionSinkConfig(type="joint_state", joint_names=["a", "b"], joint_field="velocity")
-    msg = action_to_message(cfg, np.array([0.3, -0.4]), STAMP, period=0.1)
-    assert list(msg.name) == ["a", "b"]
-    assert list(msg.velocity) == pytest.approx([0.3, -0.4]) and len(msg.position) == 0
-
-
-def test_joint_trajectory_point_is_due_one_period_ahead():
-    cfg = ActionSinkConfig(type="joint_trajectory", joint_names=["a", "b"])
-    msg = action_to_message(cfg, np.array([0.3, -0.4]), STAMP, period=0.1)
-    point = msg.points[0]
-    assert list(point.positions) == pytest.approx([0.3, -0.4])
-    assert point.time_from_start.sec == 0 and point.time_from_start.nanosec == 100_000_000
-
-
-def test_bad_actions_and_configs_are_refused():
-    joint = ActionSinkConfig(type="joint_state", joint_names=["a", "b", "c"])
-    with pytest.raises(ValueError, match="2 dimensions but 3 joint_names"):
-        action_to_message(joint, np.zeros(2), STAMP, period=0.1)
-    with pytest.raises(ValueError, match="non-finite"):
-        action_to_message(ActionSinkConfig(), np.array([np.nan]), STAMP, period=0.1)
-    with pytest.raises(ValueError, match="scale has 2 entries for a 3-D action"):
-        action_to_message(ActionSinkConfig(scale=[1.0, 2.0]), np.zeros(3), STAMP, period=0.1)
-    with pytest.raises(ConfigError, match="joint_names is required"):
-        from_dict(ActionSinkConfig, {"type": "joint_trajectory"})

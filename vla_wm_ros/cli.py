@@ -16,12 +16,16 @@ import sys
 COMMANDS: list[str] = [
     "run",
     "goal",
+    "plan_view",
     "eval_closed_loop",
     "demo",
     "collect",
     "bag_export",
     "bag_import",
+    "bag_info",
+    "data_import",
     "ground",
+    "eval_grounding",
     "train",
     "dagger",
     "train_value",
@@ -32,6 +36,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_grounding",
     "export",
 ]
 

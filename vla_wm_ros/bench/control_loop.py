@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vla_wm_ros.bench.stats import latency_summary
+from vla_wm_ros.latency import latency_summary
 
 if TYPE_CHECKING:
     from vla_wm_ros.ros.loop_probe import LoopProbe

@@ -20,8 +20,8 @@ from collections.abc import Callable
 import torch
 
 from vla_wm_ros.bench.roofline import gemm_flops_per_s
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.models.imagine_kernel import ImagineKernel
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel

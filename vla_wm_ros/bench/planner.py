@@ -20,11 +20,16 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vla_wm_ros.bench.seed_style import SeedStyleCEM, SeedStyleMPPI, SeedStyleRSSM
-from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
-from vla_wm_ros.planning.config import PlannerConfig, SamplingConfig
+from vla_wm_ros.planning.config import (
+    MPPIConfig,
+    PlannerConfig,
+    SamplingConfig,
+    load_planner_preset,
+)
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
 
@@ -92,7 +97,8 @@ def seed_style_contender(
         )
         transitions = cfg.horizon * cfg.samples * cfg.iterations
     else:
-        temperature = getattr(cfg, "temperature", 0.1)
+        # A slow CEM under hierarchical has none: the seed document's MPPI temperature.
+        temperature = getattr(cfg, "temperature", load_planner_preset("seed").mppi.temperature)
         planner = SeedStyleMPPI(
             model, action_dim, cfg.horizon, cfg.samples, temperature, cfg.max_std
         )
@@ -147,7 +153,7 @@ def torchrl_contender(
         cfg.iterations,
         cfg.samples,
         cfg.elites,
-        getattr(cfg, "temperature", 0.5),
+        getattr(cfg, "temperature", MPPIConfig.temperature),
         cfg.discount,
     )
 
@@ -167,11 +173,14 @@ def count_flops(call: Callable[[], object]) -> float:
 def run_interleaved(
     contenders: list[Contender], rounds: int, warmup: int, progress: Callable[[], None]
 ) -> None:
-    """Warm each up, count its FLOPs, then time one call of each per round."""
+    """Warm each up, count its FLOPs (unless given: a compiled call runs the FLOPs of its
+    eager twin, and FlopCounterMode does not see inside a compiled graph), then time one
+    call of each per round."""
     for c in contenders:
         for _ in range(warmup):
             c.call()
-        c.flops = count_flops(c.call)
+        if not c.flops:
+            c.flops = count_flops(c.call)
         c.times_ms = []
     for _ in range(rounds):
         for c in contenders:
@@ -182,7 +191,8 @@ def run_interleaved(
 
 
 def summary(c: Contender, peak: float) -> dict:
-    """Latency, throughput, FLOPs and roofline of one contender."""
+    """Latency, throughput, FLOPs and roofline (against `peak`, the GEMM FLOP/s of the
+    precision it computes in) of one contender."""
     p50 = float(np.median(c.times_ms))
     flops_per_s = c.flops / (p50 / 1e3)
     return {

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from vla_wm_ros.bench.stats import latency_summary
+from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.sim.env import MetaWorldEnv
 
 

@@ -12,6 +12,8 @@ and action_dim comes from the caller instead of the literal 7.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -92,21 +94,31 @@ def _evaluate_sequences(
     return total_rewards
 
 
-class SeedStyleCEM:
+@dataclass(eq=False)
+class _SeedStylePlanner:
+    """What the seed's two planners hold alike, and their one way to score samples."""
+
+    model: SeedStyleRSSM
+    action_dim: int
+    planning_horizon: int = 15
+    num_samples: int = 1000
+
+    def _returns(self, state: Tensor, stochastic: Tensor, action_samples: Tensor) -> Tensor:
+        return _evaluate_sequences(
+            self.model,
+            state.expand(self.num_samples, -1),
+            stochastic.expand(self.num_samples, -1),
+            action_samples,
+            self.planning_horizon,
+        )
+
+
+@dataclass(eq=False)
+class SeedStyleCEM(_SeedStylePlanner):
     """The seed's CEMPlanner.plan: fresh N(0, 1) each call, top-k refit, mean[0]."""
 
-    def __init__(
-        self,
-        model: SeedStyleRSSM,
-        action_dim: int,
-        planning_horizon: int = 15,
-        num_samples: int = 1000,
-        top_k: int = 100,
-        num_iterations: int = 5,
-    ):
-        self.model, self.action_dim = model, action_dim
-        self.planning_horizon, self.num_samples = planning_horizon, num_samples
-        self.top_k, self.num_iterations = top_k, num_iterations
+    top_k: int = 100
+    num_iterations: int = 5
 
     def plan(self, initial_state: Tensor, initial_stochastic: Tensor) -> Tensor:
         action_mean = torch.zeros(self.planning_horizon, self.action_dim)
@@ -115,13 +127,7 @@ class SeedStyleCEM:
             noise = torch.randn(self.num_samples, self.planning_horizon, self.action_dim)
             action_samples = action_mean.unsqueeze(0) + noise * action_std.unsqueeze(0)
             action_samples = torch.clamp(action_samples, -1.0, 1.0)
-            rewards = _evaluate_sequences(
-                self.model,
-                initial_state.expand(self.num_samples, -1),
-                initial_stochastic.expand(self.num_samples, -1),
-                action_samples,
-                self.planning_horizon,
-            )
+            rewards = self._returns(initial_state, initial_stochastic, action_samples)
             top_indices = torch.topk(rewards, self.top_k).indices
             top_actions = action_samples[top_indices]
             action_mean = top_actions.mean(dim=0)
@@ -129,22 +135,13 @@ class SeedStyleCEM:
         return action_mean[0]
 
 
-class SeedStyleMPPI:
+@dataclass(eq=False)
+class SeedStyleMPPI(_SeedStylePlanner):
     """The seed's MPPIPlanner.plan: one weighted pass around the shifted previous plan."""
 
-    def __init__(
-        self,
-        model: SeedStyleRSSM,
-        action_dim: int,
-        planning_horizon: int = 15,
-        num_samples: int = 1000,
-        temperature: float = 0.1,
-        noise_std: float = 0.5,
-    ):
-        self.model, self.action_dim = model, action_dim
-        self.planning_horizon, self.num_samples = planning_horizon, num_samples
-        self.temperature, self.noise_std = temperature, noise_std
-        self.prev_actions: Tensor | None = None
+    temperature: float = 0.1
+    noise_std: float = 0.5
+    prev_actions: Tensor | None = field(default=None, init=False)
 
     def plan(self, initial_state: Tensor, initial_stochastic: Tensor) -> Tensor:
         if self.prev_actions is None:
@@ -155,13 +152,7 @@ class SeedStyleMPPI:
             torch.randn(self.num_samples, self.planning_horizon, self.action_dim) * self.noise_std
         )
         action_samples = torch.clamp(mean_actions.unsqueeze(0) + noise, -1.0, 1.0)
-        costs = -_evaluate_sequences(
-            self.model,
-            initial_state.expand(self.num_samples, -1),
-            initial_stochastic.expand(self.num_samples, -1),
-            action_samples,
-            self.planning_horizon,
-        )
+        costs = -self._returns(initial_state, initial_stochastic, action_samples)
         weights = F.softmax(-costs / self.temperature, dim=0)
         optimal_actions = (weights.unsqueeze(-1).unsqueeze(-1) * action_samples).sum(dim=0)
         self.prev_actions = optimal_actions

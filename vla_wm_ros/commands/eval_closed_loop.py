@@ -89,7 +89,7 @@ def _tasks(text: str) -> list[str]:
 def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
     """Success rate, mean length, loop latency and deviation from the actor of one task's
     episodes."""
-    from vla_wm_ros.bench.stats import latency_summary
+    from vla_wm_ros.latency import latency_summary
 
     times = [t for r in records for t in r.plan_times_ms()]
     paired = sum(d["paired"] for d in deviations)
@@ -233,10 +233,9 @@ def _pooled_deviation(per_task: dict) -> float | None:
 
 
 def plot_table(results: dict, path: Path) -> None:
-    import matplotlib
+    from vla_wm_ros.evaluation.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     modes = list(results)
     tasks = list(next(iter(results.values())))
@@ -273,9 +272,7 @@ def plot_table(results: dict, path: Path) -> None:
         colLabels=["mode", "task", "success", "length", "p50 ms", "p99 ms", "misses", "deviates"],
         loc="center",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _percent(share: float | None) -> str:

@@ -2,8 +2,8 @@
 
 Takes the same arguments as controller.launch.py (sim, use_sim_time, params_file,
 model_dir, device, backend, control_frequency) and starts the same nodes with the same
-parameters and remappings, each node on an executor thread of its own. Ctrl-C stops it
-cleanly.
+parameters and remappings, each node on an executor thread of its own. SIGINT (once or
+twice) and SIGTERM stop it cleanly: the planner's final hold goes out, exit status 0.
 """
 
 from __future__ import annotations
@@ -43,13 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.ros.graph import describe
     from vla_wm_ros.ros.in_process import InProcessGraph
+    from vla_wm_ros.ros.node_main import catch_stop_signals, exit_now, ignore_stop_signals
 
     specs = describe(graph_arguments(args))
-    graph = InProcessGraph(specs)
+    catch_stop_signals()  # SIGINT and SIGTERM: the final hold, then exit 0
+    try:
+        graph = InProcessGraph(specs)
+    except KeyboardInterrupt:
+        return 0  # stopped while loading: nothing was commanded yet
     names = ", ".join(spec.name for spec in specs)
     print(f"vla-wm run: {names} up ({args.sim}); Ctrl-C to stop", flush=True)
     try:
         graph.spin()
     finally:
+        ignore_stop_signals()
         graph.close()
-    return 0
+    exit_now(0)  # the graph is closed: skip the native teardown (ros/node_main.py)

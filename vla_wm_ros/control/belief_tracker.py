@@ -46,8 +46,12 @@ class BeliefTracker:
         frame_timeout: float,
         max_predicted_steps: int,
         reject: Callable[[str, str], None],
+        pose_source: bool = False,
     ) -> None:
         self.model = model
+        # The end-effector x, y, z come from a pose (set_pose), the rest from joint states.
+        self._pose_source = pose_source
+        self._pose: np.ndarray | None = None
         self._filter = model.belief_filter()
         self._joints = list(proprio_joints)
         self._frame_timeout = frame_timeout
@@ -65,8 +69,17 @@ class BeliefTracker:
 
     # -- inputs ----------------------------------------------------------------------------
 
+    def set_pose(self, xyz: list[float]) -> None:
+        """The measured end-effector position (m, base frame), with pose_source."""
+        values = np.asarray(xyz, dtype=np.float64)
+        if values.shape != (3,) or not np.all(np.isfinite(values)):
+            self._reject("ee_pose", f"expected 3 finite values, got {list(xyz)}")
+            return
+        self._pose = values
+
     def set_joint_states(self, names: list[str], positions: list[float]) -> None:
-        """The proprioception: `proprio_joints` picked by name, or every position in order."""
+        """The proprioception: `proprio_joints` picked by name, or every position in order;
+        with pose_source, after the end-effector x, y, z of the latest pose."""
         if self._joints:
             index = {name: i for i, name in enumerate(names)}
             missing = [n for n in self._joints if n not in index]
@@ -81,11 +94,15 @@ class BeliefTracker:
             values = np.array([positions[index[n]] for n in self._joints])
         else:
             values = np.asarray(positions, dtype=np.float64)
-        if values.size != self.model.proprio_dim:
-            self._reject(
-                "joint_states", f"{values.size} positions, the model takes {self.model.proprio_dim}"
-            )
+        expected = self.model.proprio_dim - 3 * self._pose_source
+        if values.size != expected:
+            self._reject("joint_states", f"{values.size} positions, the model takes {expected}")
             return
+        if self._pose_source:
+            if self._pose is None:
+                self._reject("joint_states", "no end-effector pose received yet")
+                return
+            values = np.concatenate([self._pose, values])
         if not np.all(np.isfinite(values)):
             bad = [str(i) for i in np.flatnonzero(~np.isfinite(values))]
             self._reject("joint_states", f"non-finite position(s) at {', '.join(bad)}")

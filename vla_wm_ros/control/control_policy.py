@@ -18,7 +18,7 @@ import torch
 
 from vla_wm_ros.config import load_yaml
 from vla_wm_ros.control.model_runtime import ModelRuntime
-from vla_wm_ros.planning.config import PRESETS, PlannerConfig, load_preset
+from vla_wm_ros.planning.config import PLANNER_PRESETS, PlannerConfig, load_planner_preset
 from vla_wm_ros.planning.planner import build_planner
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
@@ -35,6 +35,8 @@ class Decision:
     uncertainty: float = 0.0
     iterations: int = 0
     predicted_reward: float = 0.0
+    # The chosen plan's action sequence (H, A), where the planner exposes it.
+    plan: np.ndarray | None = None
 
 
 def safe_result(action: np.ndarray, status: str, reason: str) -> Decision:
@@ -85,7 +87,9 @@ class PlannerPolicy(ControlPolicy):
 
     def act(self, state, goal: np.ndarray, deadline: float) -> Decision:
         result = self._planner.plan(state, self._model.tensor(goal)[0], deadline)
+        chosen = getattr(self._planner, "chosen_plan", None)
         return Decision(
+            plan=chosen.float().cpu().numpy() if chosen is not None else None,
             action=np.asarray(result.action, dtype=np.float64),
             status=result.status,
             reason=result.reason,
@@ -136,7 +140,11 @@ class RandomPolicy(ControlPolicy):
 def planner_config(kind: str, source: str) -> PlannerConfig:
     """A preset by name or a PlannerConfig YAML file (empty: the default preset), `kind` set."""
     source = source or "default"
-    cfg = load_preset(source) if source in PRESETS else load_yaml(PlannerConfig, Path(source))
+    cfg = (
+        load_planner_preset(source)
+        if source in PLANNER_PRESETS
+        else load_yaml(PlannerConfig, Path(source))
+    )
     cfg.kind = kind
     return cfg
 

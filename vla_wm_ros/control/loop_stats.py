@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from vla_wm_ros.bench.stats import latency_summary
+from vla_wm_ros.latency import latency_summary
 
 
 class LoopStats:

@@ -9,22 +9,22 @@ as it was; a lock file stops two writers from updating one dataset at the same t
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vla_wm_ros.data import layout as L
+from vla_wm_ros.data.dataset_lock import acquire_lock, release_lock
 from vla_wm_ros.data.episode import Episode
-from vla_wm_ros.data.images import encode_png
+from vla_wm_ros.data.episode_table import check_episode, episode_table
 from vla_wm_ros.data.layout import DatasetError, DatasetExistsError
-from vla_wm_ros.data.reader import EPISODES_SCHEMA, EpisodeDataset, tasks_table
+from vla_wm_ros.data.meta_tables import EPISODES_SCHEMA, tasks_table
+from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.stats import Moments, image_moments
 
@@ -67,7 +67,7 @@ class DatasetWriter:
     ) -> None:
         self.root = Path(root).absolute()
         self.root.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = self._acquire_lock()
+        self._lock = acquire_lock(self.root)
         try:
             existing = self._open_existing(append)
             if existing is not None:
@@ -82,7 +82,7 @@ class DatasetWriter:
             self._staging = self.root.parent / f".{self.root.name}.staging-{uuid.uuid4().hex[:8]}"
             self._staging.mkdir()
         except BaseException:
-            self._release_lock()
+            release_lock(self._lock)
             raise
         self._max_file_bytes = int(data_file_size_mb * 1024 * 1024)
         self._schema = spec.arrow_schema()
@@ -93,20 +93,6 @@ class DatasetWriter:
         self._start(existing)
 
     # -- setup ---------------------------------------------------------------------------
-    def _acquire_lock(self):
-        lock = open(self.root.parent / f".{self.root.name}.lock", "w")  # noqa: SIM115
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            raise DatasetError(f"{self.root}: another writer is updating this dataset") from None
-        return lock
-
-    def _release_lock(self) -> None:
-        Path(self._lock.name).unlink(missing_ok=True)
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
-        self._lock.close()
-
     def _open_existing(self, append: bool) -> EpisodeDataset | None:
         if not self.root.exists() or L.is_empty_dir(self.root):
             return None
@@ -115,7 +101,13 @@ class DatasetWriter:
                 f"{self.root}: already exists and is not empty; choose another output "
                 "directory or append to it (--append)"
             )
-        return EpisodeDataset(self.root)
+        existing = EpisodeDataset(self.root)
+        if not existing.is_ours:
+            raise DatasetError(
+                f"{self.root}: written by another tool (no vla_wm block in meta/info.json); "
+                "append to a copy made with `vla-wm data import`"
+            )
+        return existing
 
     def _start(self, existing: EpisodeDataset | None) -> None:
         self._tasks: dict[str, int] = {}
@@ -141,49 +133,6 @@ class DatasetWriter:
         )
 
     # -- episodes ------------------------------------------------------------------------
-    def _check(self, episode: Episode) -> None:
-        episode.validate()
-        spec = self.spec
-        checks = [
-            ("images", episode.images.shape[1:], tuple(spec.image_shape)),
-            ("state", episode.state.shape[1:], (spec.state_dim,)),
-            ("action", episode.action.shape[1:], (spec.action_dim,)),
-        ]
-        env_state = episode.environment_state
-        env_dim = (env_state.shape[1],) if env_state is not None else (0,)
-        checks.append(("environment_state", env_dim, (spec.environment_state_dim,)))
-        for name, got, want in checks:
-            if tuple(got) != tuple(want):
-                raise ValueError(f"episode.{name}: per-step shape {got} does not match {want}")
-
-    def _table(self, episode: Episode, index: int, task_index: int) -> pa.Table:
-        t = episode.length
-        images = [encode_png(frame) for frame in episode.images]
-        image_col = pa.StructArray.from_arrays(
-            [pa.array(images, pa.binary()), pa.nulls(t, pa.string())], names=["bytes", "path"]
-        )
-
-        def vectors(a: np.ndarray) -> pa.Array:
-            a = np.ascontiguousarray(a, dtype=np.float32)
-            return pa.FixedSizeListArray.from_arrays(pa.array(a.ravel()), a.shape[1])
-
-        columns = {L.IMAGE: image_col, L.STATE: vectors(episode.state)}
-        if self.spec.environment_state_dim:
-            columns[L.ENV_STATE] = vectors(episode.environment_state)
-        columns |= {
-            L.ACTION: vectors(episode.action),
-            L.REWARD: pa.array(episode.reward, pa.float32()),
-            L.SUCCESS: pa.array(episode.success, pa.bool_()),
-            L.DONE: pa.array(episode.done, pa.bool_()),
-            L.TERMINATED: pa.array(episode.terminated, pa.bool_()),
-            "timestamp": pa.array(episode.timestamp, pa.float32()),
-            "frame_index": pa.array(np.arange(t, dtype=np.int64)),
-            "episode_index": pa.array(np.full(t, index, dtype=np.int64)),
-            "index": pa.array(np.arange(self._next_frame, self._next_frame + t, dtype=np.int64)),
-            "task_index": pa.array(np.full(t, task_index, dtype=np.int64)),
-        }
-        return pa.Table.from_pydict(columns, schema=self._schema)
-
     def _file_for(self, nbytes: int) -> pq.ParquetWriter:
         full = self._file_bytes + nbytes > self._max_file_bytes and self._row_groups > 0
         if self._writer is not None and full:
@@ -202,12 +151,12 @@ class DatasetWriter:
         """Write one episode; returns its episode_index."""
         if self._finished:
             raise RuntimeError("this writer has already committed or aborted")
-        self._check(episode)
+        check_episode(self.spec, episode)
         index = self._next_episode
         task_index = self._tasks.setdefault(episode.instruction, len(self._tasks))
         if episode.task not in self._task_names:
             self._task_names.append(episode.task)
-        table = self._table(episode, index, task_index)
+        table = episode_table(episode, self.spec, self._schema, index, task_index, self._next_frame)
         writer = self._file_for(table.nbytes)
         writer.write_table(table, row_group_size=episode.length)
         chunk, file = divmod(self._next_file, L.CHUNKS_SIZE)
@@ -299,7 +248,7 @@ class DatasetWriter:
             self.abort()
             raise
         self._finished = True
-        self._release_lock()
+        release_lock(self._lock)
         return self.root
 
     def _swap(self) -> None:
@@ -322,7 +271,7 @@ class DatasetWriter:
             self._writer = None
         shutil.rmtree(self._staging, ignore_errors=True)
         self._finished = True
-        self._release_lock()
+        release_lock(self._lock)
 
     def __enter__(self) -> DatasetWriter:
         return self

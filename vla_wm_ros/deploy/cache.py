@@ -9,7 +9,8 @@ version) gets a new directory; `force` rebuilds. A build is written to a tempora
 directory and renamed into place, so a build killed halfway never looks complete.
 
 Where: `<checkpoint>/engines/` when the checkpoint directory is writable, else
-`~/.cache/vla_wm_ros/engines/<checkpoint hash>/` (a read-only install share).
+`$XDG_CACHE_HOME` (default `~/.cache`)`/vla_wm_ros/engines/<checkpoint hash>/` (a read-only
+install share).
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ class EngineKey:
 
 
 def default_root(model_dir: Path, checkpoint: str) -> Path:
-    """`<model_dir>/engines`, or a per-user cache when the checkpoint is read-only."""
+    """`<model_dir>/engines`, or the user's cache ($XDG_CACHE_HOME, else ~/.cache) when
+    the checkpoint is read-only (an /opt install's share/)."""
     if os.access(model_dir, os.W_OK):
         return model_dir / "engines"
-    return Path.home() / ".cache" / "vla_wm_ros" / "engines" / checkpoint[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "vla_wm_ros" / "engines" / checkpoint[:16]
 
 
 def read_manifest(directory: Path, key: EngineKey) -> dict | None:

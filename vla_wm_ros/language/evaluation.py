@@ -19,6 +19,14 @@ from vla_wm_ros.language.suite import TaskSuite
 from vla_wm_ros.language.text_check import normalise
 
 
+def grounded_correctly(expected: str | None, task: str | None, accepted: bool) -> bool:
+    """The one scoring rule: a negative (expected None) must be refused, anything else
+    accepted as the expected task."""
+    if expected is None:
+        return not accepted
+    return accepted and task == expected
+
+
 @dataclass
 class Outcome:
     text: str
@@ -31,9 +39,7 @@ class Outcome:
 
     @property
     def correct(self) -> bool:
-        if self.expected is None:
-            return not self.accepted
-        return self.accepted and self.task == self.expected
+        return grounded_correctly(self.expected, self.task, self.accepted)
 
 
 @dataclass

@@ -6,19 +6,51 @@ characters, control characters, no letters), what is about nothing in the task s
 min_confidence). An accepted goal gets a fresh id and
 replaces the running one, and the response says which goal it replaced. The topic is
 transient-local, so a planner started later still receives the current goal.
+
+`grounding.backend` picks the grounder: `sentence` (text only, the default) or `vlm` (a
+local vision-language model that also sees the latest frame on `image`). Grounding runs
+here, never in the planner's control loop: the planner keeps acting on its current goal
+(or holds without one) until an accepted goal arrives, and an instruction that takes
+longer than `grounding.timeout` to ground is refused, as is grounding against a frame
+older than `grounding.max_frame_age`. At start the goal-space encoder
+(`encoder_dir`) is checked against the one the checkpoint (`model_dir`) records.
+
+Two ways in, one grounding: the `~/set_goal` service (SetGoal: answers at once) and the
+`~/execute` action (ExecuteInstruction: feedback every planner tick with the grounded
+task, step, predicted return and planner status; the result when the task succeeds, the
+episode ends, or the goal is replaced, stopped or cancelled). `~/stop` (std_srvs/Trigger)
+and a cancelled action publish the stop goal (empty goal_id): the planner holds from its
+next tick and the simulator keeps its episode. Success is the simulator's word where
+sim_bridge reports on the goal, else the learned signal (control/goal_progress.py).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
 from rclpy.node import Node
+from rclpy.task import Future
+from rclpy.time import Time
+from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
 
-from vla_wm_interfaces.msg import Goal
+from vla_wm_interfaces.action import ExecuteInstruction
+from vla_wm_interfaces.msg import EpisodeStatus, Goal, PlanStatus
 from vla_wm_interfaces.srv import SetGoal
-from vla_wm_ros.language.grounding import Grounder, GrounderConfig
+from vla_wm_ros.control.goal_progress import SUCCESS_REWARD, SUCCESS_TICKS, GoalProgress
+from vla_wm_ros.control.model_runtime import resolve_model_dir
+from vla_wm_ros.language.backends import BACKENDS, GroundingConfig, build_grounder
+from vla_wm_ros.language.encoder import SentenceEncoderConfig
+from vla_wm_ros.language.grounding import GrounderConfig
+from vla_wm_ros.language.timeout import TimedGrounder
+from vla_wm_ros.language.vlm import DTYPES, VLMConfig
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.graph_client import STATUS_NAMES
+from vla_wm_ros.ros.image_conversion import ImageConversionError, image_to_rgb
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -38,74 +70,269 @@ PARAMETERS = [
         low=0.0,
         high=1.0,
     ),
+    Param(
+        "success_reward",
+        SUCCESS_REWARD,
+        "no simulator: success when the predicted reward is at least this on success_ticks "
+        "planned ticks in a row",
+        low=-1e6,
+        high=1e6,
+    ),
+    Param("success_ticks", SUCCESS_TICKS, "see success_reward", low=1, high=100000),
+    Param(
+        "max_ticks",
+        0,
+        "no simulator: an action goal fails after this many planner ticks (0: never)",
+        low=0,
+        high=10**9,
+    ),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
+    Param("model_dir", "", "checkpoint whose goal space goals are in; empty: models/world_model"),
+    Param("encoder_dir", "", "goal-space sentence encoder directory; empty: all-MiniLM-L6-v2"),
+    Param("grounding.backend", "sentence", "who grounds instructions", choices=BACKENDS),
+    Param("grounding.vlm_dir", "", "local transformers VLM directory (backend vlm)"),
+    Param("grounding.vlm_device", "cpu", "where the VLM runs (cpu, cuda, cuda:N)"),
+    Param("grounding.vlm_dtype", "float32", "VLM precision", choices=DTYPES),
+    Param(
+        "grounding.timeout",
+        GroundingConfig.timeout,
+        "s; an instruction taking longer to ground is refused (the current goal stays)",
+        low=0.01,
+        high=600.0,
+    ),
+    Param(
+        "grounding.max_frame_age",
+        2.0,
+        "s (node clock - frame stamp); an older camera frame is not grounded against",
+        low=0.0,
+        high=3600.0,
+    ),
 ]
+
+
+@dataclass
+class Running:
+    """An ExecuteInstruction goal being carried out: its handle, progress and end."""
+
+    handle: ServerGoalHandle
+    progress: GoalProgress
+    done: Future
 
 
 class InstructionParser(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._grounder = Grounder.from_config(
-            GrounderConfig(
-                min_similarity=self.p.min_similarity, min_confidence=self.p.min_confidence
-            )
+        config = GroundingConfig(
+            backend=self.p.grounding_backend,
+            sentence=GrounderConfig(
+                encoder=SentenceEncoderConfig(model_dir=self.p.encoder_dir or None),
+                min_similarity=self.p.min_similarity,
+                min_confidence=self.p.min_confidence,
+            ),
+            vlm=VLMConfig(
+                model_dir=self.p.grounding_vlm_dir or None,
+                device=self.p.grounding_vlm_device,
+                dtype=self.p.grounding_vlm_dtype,
+            ),
+            timeout=self.p.grounding_timeout,
         )
+        grounder = build_grounder(config, resolve_model_dir(self.p.model_dir))
+        self._grounder = TimedGrounder(grounder, config.timeout)
+        self._frame: Image | None = None
+        if config.backend == "vlm":
+            self.create_subscription(Image, "image", self._on_image, qos.SENSOR)
         self._rejections = Rejections(self.get_logger())
         self._current: Goal | None = None
         self._accepted = 0
+        self._running: Running | None = None
+        self._simulator = False  # an EpisodeStatus was heard: success is the simulator's
         self._pub = self.create_publisher(Goal, "~/goal", qos.GOAL)
-        self.create_service(
-            SetGoal,
-            "~/set_goal",
-            self._on_set_goal,
-            callback_group=MutuallyExclusiveCallbackGroup(),
+        self.create_service(SetGoal, "~/set_goal", self._on_set_goal)
+        self.create_service(Trigger, "~/stop", self._on_stop)
+        self._action = ActionServer(
+            self,
+            ExecuteInstruction,
+            "~/execute",
+            execute_callback=self._execute,
+            goal_callback=lambda _request: GoalResponse.ACCEPT,
+            cancel_callback=self._on_cancel,
         )
+        self.create_subscription(PlanStatus, "plan_status", self._on_plan, qos.STATUS)
+        self.create_subscription(EpisodeStatus, "episode", self._on_episode, qos.STATUS)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
-            f"grounding to {len(self._grounder.task_names)} tasks (similarity >= "
-            f"{self.p.min_similarity:.2f}, confidence >= {self.p.min_confidence:.2f})"
+            f"grounding to {len(grounder.task_names)} tasks with the {config.backend} backend "
+            f"(timeout {config.timeout:.1f} s)"
         )
 
-    def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
-        grounding = self._grounder.ground(request.instruction)
-        response.confidence = float(grounding.confidence)
-        if not grounding.accepted:
-            self._rejections.reject("instruction", grounding.reason)
-            response.accepted = False
-            response.message = grounding.reason
-            return response
+    def _on_image(self, msg: Image) -> None:
+        self._frame = msg  # converted only when an instruction arrives
 
+    def _latest_frame(self) -> tuple[np.ndarray | None, str]:
+        """The latest camera frame as RGB, or None and why it cannot be used."""
+        if self._frame is None:
+            return None, ""
+        age = (self.get_clock().now() - Time.from_msg(self._frame.header.stamp)).nanoseconds
+        if age * 1e-9 > self.p.grounding_max_frame_age:
+            return None, (
+                f"the latest frame is {age * 1e-9:.1f} s old "
+                f"(max_frame_age {self.p.grounding_max_frame_age:.1f} s)"
+            )
+        try:
+            return image_to_rgb(self._frame), ""
+        except ImageConversionError as exc:
+            self._rejections.reject("image", str(exc))
+            return None, str(exc)
+
+    # -- goals -----------------------------------------------------------------------------
+
+    def _accept(self, instruction: str) -> tuple[Goal | None, float, str]:
+        """Ground `instruction`; publish it as the new goal when accepted.
+
+        Returns (goal or None when refused, confidence, message).
+        """
+        image, why = self._latest_frame()
+        grounding = self._grounder.ground(instruction, image)
+        if not grounding.accepted:
+            reason = grounding.reason + (f" ({why})" if why else "")
+            self._rejections.reject("instruction", reason)
+            return None, float(grounding.confidence), reason
         goal = Goal(
             goal_id=uuid.uuid4().hex,
-            instruction=" ".join(request.instruction.split()),
+            instruction=" ".join(instruction.split()),
             task=grounding.task,
             confidence=float(grounding.confidence),
         )
         goal.header.stamp = self.get_clock().now().to_msg()
         goal.embedding = [float(v) for v in grounding.embedding]
         message = grounding.reason
-        if self._current is not None:
+        if self._current is not None and self._current.goal_id:
             message += f"; replaces goal {self._current.goal_id} ({self._current.instruction!r})"
+        self._end_running(f"replaced by goal {goal.goal_id} ({goal.instruction!r})")
         self._current = goal
         self._accepted += 1
         self._pub.publish(goal)
         self.get_logger().info(f"goal {goal.goal_id}: {goal.instruction!r} {message}")
-        response.accepted = True
-        response.goal_id = goal.goal_id
-        response.task = goal.task
-        response.confidence = goal.confidence
+        return goal, goal.confidence, message
+
+    def _stop(self, why: str) -> None:
+        """Publish the stop goal: the planner holds from its next tick."""
+        stop = Goal(instruction="", task="")
+        stop.header.stamp = self.get_clock().now().to_msg()
+        self._current = stop
+        self._pub.publish(stop)
+        self.get_logger().info(f"stop: {why}")
+
+    def _end_running(self, message: str) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.progress.end(message)
+            running.done.set_result(running.progress.outcome)
+
+    def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
+        goal, confidence, message = self._accept(request.instruction)
+        response.accepted = goal is not None
+        response.confidence = confidence
         response.message = message
+        if goal is not None:
+            response.goal_id, response.task = goal.goal_id, goal.task
         return response
+
+    def _on_stop(self, _request: Trigger.Request, response: Trigger.Response):
+        stopped = self._current.goal_id if self._current is not None else ""
+        self._end_running("stopped by ~/stop")
+        self._stop("~/stop called")
+        response.success = True
+        response.message = f"holding; stopped goal {stopped}" if stopped else "holding"
+        return response
+
+    # -- the action ------------------------------------------------------------------------
+
+    def _on_cancel(self, handle: ServerGoalHandle) -> CancelResponse:
+        running = self._running
+        if running is not None and running.handle is handle:
+            self._running = None
+            self._stop(f"goal {running.progress.goal_id} cancelled")
+            running.progress.end("cancelled")
+            running.done.set_result(running.progress.outcome)
+        return CancelResponse.ACCEPT
+
+    async def _execute(self, handle: ServerGoalHandle) -> ExecuteInstruction.Result:
+        goal, _confidence, message = self._accept(handle.request.instruction)
+        if goal is None:
+            handle.abort()
+            return ExecuteInstruction.Result(success=False, message=f"refused: {message}")
+        p = self.p
+        running = Running(
+            handle, GoalProgress(
+                goal.goal_id, p.success_reward, p.success_ticks, p.max_ticks, self._simulator
+            ),
+            Future(),
+        )  # fmt: skip
+        self._running = running
+        handle.publish_feedback(ExecuteInstruction.Feedback(task=goal.task, goal_id=goal.goal_id))
+        outcome = await running.done
+        if handle.is_cancel_requested:
+            handle.canceled()
+        elif outcome.success:
+            handle.succeed()
+        else:
+            handle.abort()
+        self.get_logger().info(f"goal {goal.goal_id} ended: {outcome.message}")
+        return ExecuteInstruction.Result(
+            success=outcome.success,
+            steps=running.progress.feedback.step,
+            goal_id=goal.goal_id,
+            message=outcome.message,
+        )
+
+    def _on_plan(self, msg: PlanStatus) -> None:
+        running = self._running
+        if running is None:
+            return
+        status = STATUS_NAMES.get(msg.status, str(msg.status))
+        if running.progress.on_plan(msg.goal_id, status, msg.expected_return, msg.predicted_reward):
+            self._progressed(running)
+
+    def _on_episode(self, msg: EpisodeStatus) -> None:
+        self._simulator = True
+        running = self._running
+        if running is not None and running.progress.on_episode(
+            msg.goal_id, msg.step, msg.success, msg.done
+        ):
+            self._progressed(running)
+
+    def _progressed(self, running: Running) -> None:
+        fb = running.progress.feedback
+        current = self._current
+        running.handle.publish_feedback(
+            ExecuteInstruction.Feedback(
+                task=current.task if current is not None else "",
+                goal_id=running.progress.goal_id,
+                step=fb.step,
+                predicted_return=fb.predicted_return,
+                predicted_reward=fb.predicted_reward,
+                status=fb.status,
+            )
+        )
+        if running.progress.outcome is not None:
+            self._running = None
+            running.done.set_result(running.progress.outcome)
+
+    def destroy_node(self) -> None:
+        self._grounder.close()
+        super().destroy_node()
 
     def _report(self) -> diagnostics.Report:
         values = {
             "accepted": self._accepted,
             "goal_id": self._current.goal_id if self._current else "-",
             "task": self._current.task if self._current else "-",
+            "action_running": self._running is not None,
             **self._rejections.report(),
         }
-        if self._current is None:
+        if self._current is None or not self._current.goal_id:
             return diagnostics.OK, "waiting for an instruction", values
         return diagnostics.OK, f"goal: {self._current.instruction}", values
 

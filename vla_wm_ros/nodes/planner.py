@@ -11,7 +11,10 @@ fallback_fraction of the period is abandoned for the actor's action (DeadlineGua
 one slow iteration on a loaded machine does not make the tick late.
 
 Every action goes out on the configured sink (Float64MultiArray, TwistStamped,
-JointState, JointTrajectory), on ~/executed_action (normalised, for the state estimator)
+JointState, JointTrajectory) as the sink's command (control/action_semantics: the
+normalised action, an end-effector velocity, or a position target integrated from the
+measured state carried by the belief; a hold is the measured position, never zeros),
+on ~/executed_action (normalised, for the state estimator)
 and in ~/plan_status. With `lockstep` a tick acts only on a belief it has not acted on
 yet (evaluation against a simulator stepping once per action). With `trigger: belief` the
 loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
@@ -24,109 +27,82 @@ The decisions are control/control_loop.ControlLoop's; this node converts and pub
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
+from typing import get_args
 
 import numpy as np
+from nav_msgs.msg import Path
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration as RclpyDuration
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
+from visualization_msgs.msg import MarkerArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
-from vla_wm_ros.config import from_dict
 from vla_wm_ros.control import watchdog
+from vla_wm_ros.control.action_semantics import ActionSemantics, Command
+from vla_wm_ros.control.action_sink import ActionSinkConfig
 from vla_wm_ros.control.control_loop import (
+    PLANNED,
     Belief,
     ControlLoop,
-    LoopSettings,
     Tick,
     guarded_policy,
     safe_action,
 )
 from vla_wm_ros.control.control_policy import MODES
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.control.plan_preview import can_preview, imagine_path
+from vla_wm_ros.planning.config import PlannerKind
 from vla_wm_ros.ros import diagnostics, qos
-from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.action_messages import SINKS, command_to_message, gripper_message
 from vla_wm_ros.ros.node_main import run_node
-from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.parameters import (
+    MODEL_PARAMETERS,
+    Param,
+    config_from,
+    declare_parameters,
+    params_from,
+)
+from vla_wm_ros.ros.plan_markers import plan_markers, plan_path
 from vla_wm_ros.ros.rejections import Rejections
-
-SINK_PARAMETERS = [
-    Param(
-        "action_sink.type",
-        "float64_multi_array",
-        "message type of the command",
-        choices=tuple(MESSAGE_TYPES),
-    ),
-    Param("action_sink.topic", "~/action", "topic the command is published on"),
-    Param("action_sink.scale", [1.0], "sent = offset + scale * action; one value or one each"),
-    Param("action_sink.offset", [0.0], "see scale"),
-    Param("action_sink.joint_names", [], "joint_state/joint_trajectory: one per action dim"),
-    Param(
-        "action_sink.joint_field",
-        "position",
-        "joint_state: field carrying the command",
-        choices=("position", "velocity", "effort"),
-    ),
-    Param(
-        "action_sink.twist_indices",
-        [0, 1, 2, -1, -1, -1],
-        "twist_stamped: action index for linear xyz, angular xyz (-1: zero)",
-    ),
-    Param("action_sink.frame_id", "", "header frame of stamped commands"),
-    Param(
-        "action_sink.time_from_start",
-        0.0,
-        "joint_trajectory: point due after this many seconds (0: one period)",
-        low=0.0,
-        high=60.0,
-    ),
-]
 
 PARAMETERS = [
     *MODEL_PARAMETERS,
-    Param("control_frequency", 10.0, "control ticks per second (Hz)", low=0.1, high=1000.0),
+    *params_from(LoopSettings),
     Param("mode", "planner", "what chooses the action", choices=MODES),
-    Param(
-        "planner",
-        "mppi",
-        "world-model planner (mode planner)",
-        choices=("mppi", "cem", "gradient", "hierarchical"),
-    ),
+    Param("planner", "mppi", "world-model planner (mode planner)", choices=get_args(PlannerKind)),
     Param("planner_config", "default", "planner preset name or a PlannerConfig YAML file"),
+    Param("safe_action", [0.0], "hold action (normalised); one value for all dims or one each"),
+    Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
+    Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
+    *params_from(ActionSinkConfig, "action_sink."),
     Param(
-        "deadline_fraction",
-        0.6,
-        "planning must finish this far into the control period",
-        low=0.05,
-        high=1.0,
+        "visualization.enabled",
+        True,
+        "publish the imagined end-effector path on ~/plan_path and ~/plan_markers",
     ),
     Param(
-        "fallback_fraction",
-        0.85,
-        "a plan not back this far into the period is abandoned for the actor's action",
+        "visualization.period",
+        0.5,
+        "seconds between plan visualisations (throttle)",
         low=0.05,
-        high=1.0,
-    ),
-    Param(
-        "max_latent_age",
-        0.3,
-        "seconds after which a belief is stale and the safe action is sent",
-        low=0.001,
         high=60.0,
     ),
-    Param("safe_action", [0.0], "hold action (normalised); one value for all dims or one each"),
-    Param("lockstep", False, "act once per new belief (evaluation, sim step_mode on_action)"),
+    Param("visualization.frame_id", "world", "frame of the imagined path (the robot base)"),
     Param(
-        "trigger",
-        "timer",
-        "plan on every timer tick, or as soon as each new belief arrives",
-        choices=("timer", "belief"),
+        "visualization.horizon",
+        15,
+        "imagined steps when the planner exposes no plan (actor rollout)",
+        low=1,
+        high=200,
     ),
-    Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
-    Param("stats_window", 200, "ticks behind rate and latency figures", low=2, high=100000),
-    Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
-    *SINK_PARAMETERS,
 ]
+
+# Seconds the final hold may wait for reliable subscribers to acknowledge it.
+FINAL_HOLD_ACK_S = 0.5
 
 STATUS_CODES = {
     "ok": PlanStatus.OK,
@@ -142,53 +118,95 @@ def _seconds(stamp) -> float:
     return Time.from_msg(stamp).nanoseconds / 1e9
 
 
-class PlannerNode(Node):
-    def __init__(self, **kwargs) -> None:
-        super().__init__("planner", **kwargs)
-        p = self.p = declare_parameters(self, PARAMETERS)
+class PlannerLogic:
+    """The planner's wiring, shared by the plain node and the lifecycle node: `_setup()`
+    loads the model and creates the loop, publishers, subscriptions and timer;
+    `_release()` undoes it. Commands go out only while `_active`."""
+
+    p: SimpleNamespace
+    _active = False
+    _configured = False
+
+    def _setup(self) -> None:
+        p = self.p
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
-        self._sink = from_dict(
-            ActionSinkConfig,
-            {row.name.split(".", 1)[1]: getattr(p, row.name.replace(".", "_"))
-             for row in SINK_PARAMETERS},
-            "action_sink",
-        )  # fmt: skip
+        self._sink = config_from(ActionSinkConfig, p, "action_sink.")
+        settings = config_from(LoopSettings, p)
         self._safe = safe_action(p.safe_action, model.action_dim)
-        self._period = 1.0 / p.control_frequency
-        # Fail at start, not on the first tick, when the sink cannot carry this action.
-        action_to_message(self._sink, self._safe, self.get_clock().now().to_msg(), self._period)
-        policy = guarded_policy(
-            p.mode, model, p.planner, p.planner_config, p.seed,
-            self._period, p.deadline_fraction, p.fallback_fraction,
-        )  # fmt: skip
-        settings = LoopSettings(
-            p.control_frequency, p.deadline_fraction, p.max_latent_age, p.lockstep, p.trigger,
-            p.stats_window,
-        )  # fmt: skip
+        self._period = settings.period
+        # Fail at start, not on the first tick, when the sink cannot carry this model's commands.
+        self._sink.check(model.action_dim)
+        self._semantics = ActionSemantics(self._sink, self._period)
+        self._measured: np.ndarray | None = None  # latest proprioception, model order
+        self._waiting_for_state = False
+        policy = guarded_policy(p.mode, model, p.planner, p.planner_config, p.seed, settings)
         clock = self.get_clock()
         self._loop = ControlLoop(
             model, policy, self._safe, settings, lambda: clock.now().nanoseconds / 1e9
         )
         self._rejections = Rejections(self.get_logger())
         self._sink_pub = self.create_publisher(
-            MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
+            SINKS[self._sink.type][0], self._sink.topic, qos.COMMAND
+        )
+        self._gripper_pub = (
+            self.create_publisher(Float64MultiArray, self._sink.gripper_topic, qos.COMMAND)
+            if self._sink.gripper == "topic"
+            else None
         )
         self._executed_pub = self.create_publisher(
             Float64MultiArray, "~/executed_action", qos.COMMAND
         )
         self._status_pub = self.create_publisher(PlanStatus, "~/plan_status", qos.STATUS)
-        self.create_subscription(LatentState, "latent", self._on_latent, qos.STATE)
-        self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
+        self._subscriptions_made = [
+            self.create_subscription(LatentState, "latent", self._on_latent, qos.STATE),
+            self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL),
+        ]
         self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
-        self.create_timer(
+        self._timer = self.create_timer(
             self._period, self._on_tick, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
+        self._preview = p.visualization_enabled and can_preview(model)
+        self._preview_due = 0.0
+        self._belief: Belief | None = None
+        self._goal_embedding: list[float] = []
+        self._path_pub = self._markers_pub = None
+        if self._preview:
+            self._path_pub = self.create_publisher(Path, "~/plan_path", qos.STATUS)
+            self._markers_pub = self.create_publisher(MarkerArray, "~/plan_markers", qos.STATUS)
+        self._configured = True
         self.get_logger().info(
             f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
             f"{p.control_frequency:g} Hz, trigger {p.trigger}, "
-            f"{model.action_dim}-D actions -> {self._sink.type} on "
+            f"{model.action_dim}-D actions -> {self._sink.command} {self._sink.type} on "
             f"{self.resolve_topic_name(self._sink.topic)}"
         )
+
+    def _release(self) -> None:
+        """Undo `_setup()`: the model, loop, publishers, subscriptions and timers go."""
+        if not self._configured:
+            return
+        self._configured = self._active = False
+        self.destroy_timer(self._timer)
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        self._diagnostics.close()
+        pubs = (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub,
+                self._path_pub, self._markers_pub)  # fmt: skip
+        for pub in pubs:
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self._loop.close()
+
+    def _hold(self) -> None:
+        """Send the sink's hold now, acknowledged by reliable subscribers (up to
+        FINAL_HOLD_ACK_S)."""
+        hold = self._semantics.hold(self._safe, self._measured)
+        if not self._command(hold, self.get_clock().now().to_msg()):
+            return
+        for pub in (self._sink_pub, self._gripper_pub):
+            if pub is not None:
+                pub.wait_for_all_acked(RclpyDuration(seconds=FINAL_HOLD_ACK_S))
+        self.get_logger().info(f"hold sent on {self._sink_pub.topic_name}")
 
     def _on_latent(self, msg: LatentState) -> None:
         belief = Belief(
@@ -198,21 +216,36 @@ class PlannerNode(Node):
             _seconds(msg.header.stamp),
             time.monotonic(),
         )
+        proprio = np.asarray(msg.proprio, dtype=np.float64)
+        if proprio.size and np.all(np.isfinite(proprio)):
+            self._measured = proprio  # the robot's state, whichever goal the belief is for
         reason = self._loop.set_belief(belief)
+        if reason is None:
+            self._belief = belief
         if reason is not None:
             self._rejections.reject("latent", reason)
-        elif self.p.trigger == "belief":
+        elif self.p.trigger == "belief" and self._active:
             self._send(self._loop.tick())
 
     def _on_goal(self, msg: Goal) -> None:
+        if not msg.goal_id:  # the stop goal: hold from the next tick
+            if self._loop.goal_id is not None:
+                self._loop.clear_goal()
+                self._semantics.reset()
+                self.get_logger().info("stop: holding")
+            return
         new = msg.goal_id != self._loop.goal_id
         reason = self._loop.set_goal(msg.goal_id, msg.embedding)
         if reason is not None:
             self._rejections.reject("goal", reason)
         elif new:
+            self._goal_embedding = list(msg.embedding)
+            self._semantics.reset()
             self.get_logger().info(f"goal {msg.goal_id}: {msg.instruction!r} -> {msg.task}")
 
     def _on_tick(self) -> None:
+        if not self._active:
+            return
         # Triggered by beliefs, the timer only watches: it acts when the watchdog objects.
         self._send(self._loop.tick(watch_only=self.p.trigger == "belief"))
 
@@ -223,7 +256,11 @@ class PlannerNode(Node):
         if result.status == "error":
             self.get_logger().error(result.reason)
         stamp = self.get_clock().now().to_msg()
-        self._sink_pub.publish(action_to_message(self._sink, result.action, stamp, self._period))
+        if result.status in PLANNED:
+            command = self._semantics.command(result.action, self._measured)
+        else:
+            command = self._semantics.hold(self._safe, self._measured)
+        self._command(command, stamp)
         self._executed_pub.publish(Float64MultiArray(data=result.action.tolist()))
         status = PlanStatus(
             goal_id=tick.goal_id,
@@ -241,9 +278,47 @@ class PlannerNode(Node):
         latency = time.monotonic() - tick.start
         status.plan_time_ms = latency * 1e3
         self._status_pub.publish(status)
+        if self._preview and result.status in PLANNED:
+            self._visualise(tick, stamp)
         if self._loop.finish(tick, latency):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
+
+    def _visualise(self, tick: Tick, stamp) -> None:
+        """The imagined path of this tick's plan, at most once per visualization.period."""
+        now = time.monotonic()
+        belief = self._belief
+        if now < self._preview_due or belief is None or belief.goal_id != tick.goal_id:
+            return
+        self._preview_due = now + self.p.visualization_period
+        preview = imagine_path(
+            self._loop.model, belief.deter, belief.stoch, np.asarray(self._goal_embedding),
+            tick.decision.action, tick.decision.plan, self.p.visualization_horizon,
+        )  # fmt: skip
+        if not (np.all(np.isfinite(preview.positions)) and np.all(np.isfinite(preview.rewards))):
+            self._rejections.reject("plan_preview", "non-finite imagined path")
+            return
+        frame = self.p.visualization_frame_id
+        self._path_pub.publish(plan_path(preview, frame, stamp))
+        self._markers_pub.publish(
+            plan_markers(preview, frame, stamp, lifetime=2 * self.p.visualization_period)
+        )
+
+    def _command(self, command: Command, stamp) -> bool:
+        """Publish a command; False when there is none (a position sink with no measured
+        state yet sends nothing)."""
+        if command.values is None:
+            if not self._waiting_for_state:
+                self.get_logger().warning(
+                    f"{self._sink.command} sink: no measured state yet, nothing commanded"
+                )
+            self._waiting_for_state = True
+            return False
+        self._waiting_for_state = False
+        self._sink_pub.publish(command_to_message(self._sink, command.values, stamp, self._period))
+        if self._gripper_pub is not None and command.gripper is not None:
+            self._gripper_pub.publish(gripper_message(command.gripper))
+        return True
 
     def _report(self) -> diagnostics.Report:
         level, message, values = self._loop.health()
@@ -251,13 +326,21 @@ class PlannerNode(Node):
         return diagnostics.LEVELS[level], message, values
 
     def destroy_node(self) -> None:
-        """Leave the robot holding: one last safe action before the node goes."""
-        if self.context.ok() and hasattr(self, "_sink_pub"):  # absent if __init__ failed
-            stamp = self.get_clock().now().to_msg()
-            self._sink_pub.publish(action_to_message(self._sink, self._safe, stamp, self._period))
-        if hasattr(self, "_loop"):
-            self._loop.close()
+        """Leave the robot holding: a final hold before the node goes."""
+        if self._configured and self.context.ok():
+            self._hold()
+        self._release()
         super().destroy_node()
+
+
+class PlannerNode(PlannerLogic, Node):
+    """The planner as a plain node: loads and commands from construction on."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("planner", **kwargs)
+        self.p = declare_parameters(self, PARAMETERS)
+        self._setup()
+        self._active = True
 
 
 NODE_CLASS = PlannerNode

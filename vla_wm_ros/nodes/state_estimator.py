@@ -7,6 +7,7 @@ belief when too many are missing; a new goal resets it.
 
 from __future__ import annotations
 
+from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -26,6 +27,13 @@ PARAMETERS = [
         "proprio_joints",
         [],
         "joint names taken from joint_states, in the model's order; empty: all, in order",
+    ),
+    Param(
+        "proprio_source",
+        "joint_states",
+        "joint_states: every channel from joint_states; pose: end-effector x, y, z from the "
+        "PoseStamped on ee_pose, the rest (proprio_joints) from joint_states",
+        choices=("joint_states", "pose"),
     ),
     Param(
         "frame_timeout",
@@ -52,8 +60,11 @@ class StateEstimator(Node):
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._rejections = Rejections(self.get_logger())
         self._tracker = BeliefTracker(
-            model, p.proprio_joints, p.frame_timeout, p.max_predicted_steps, self._rejections.reject
-        )
+            model, p.proprio_joints, p.frame_timeout, p.max_predicted_steps,
+            self._rejections.reject, pose_source=p.proprio_source == "pose",
+        )  # fmt: skip
+        if p.proprio_source == "pose":
+            self.create_subscription(PoseStamped, "ee_pose", self._on_pose, qos.STATE)
         self._pub = self.create_publisher(LatentState, "~/latent", qos.STATE)
         self.create_subscription(Embedding, "embedding", self._on_embedding, qos.SENSOR)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
@@ -68,6 +79,10 @@ class StateEstimator(Node):
 
     def _on_joint_states(self, msg: JointState) -> None:
         self._tracker.set_joint_states(list(msg.name), list(msg.position))
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        position = msg.pose.position
+        self._tracker.set_pose([position.x, position.y, position.z])
 
     def _on_executed_action(self, msg: Float64MultiArray) -> None:
         self._tracker.set_action(list(msg.data))

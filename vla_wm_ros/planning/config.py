@@ -8,13 +8,12 @@ horizon 15; CEM top-k 100 over 5 iterations; MPPI temperature 0.1, noise 0.5, on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Literal
 
-from vla_wm_ros.config import ConfigError, load_yaml
+from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
 
 PlannerKind = Literal["mppi", "cem", "gradient", "hierarchical"]
-PRESETS = ("default", "seed")
+PLANNER_PRESETS = ("default", "seed")
 
 
 @dataclass
@@ -177,9 +176,17 @@ class HierarchicalConfig:
 
 @dataclass
 class PlannerConfig:
-    """Which planner runs (kind) and the settings of each."""
+    """Which planner runs (kind) and the settings of each.
+
+    precision: the sampling planners' compute precision (planning/precision.py): auto =
+    bf16 on CPUs with native bf16 and on CUDA, fp32 elsewhere. compiled_rollout: run each
+    iteration's rollout as one torch.compile'd graph (faster per plan, tens of seconds to
+    compile on the first plan).
+    """
 
     kind: PlannerKind = "mppi"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compiled_rollout: bool = False
     mppi: MPPIConfig = field(default_factory=MPPIConfig)
     cem: CEMConfig = field(default_factory=CEMConfig)
     gradient: GradientMPCConfig = field(default_factory=GradientMPCConfig)
@@ -195,9 +202,8 @@ class PlannerConfig:
             )
 
 
-def load_preset(name: str) -> PlannerConfig:
-    """One of PRESETS, shipped as YAML beside this module."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown planner preset {name!r}; choose one of {', '.join(PRESETS)}")
-    with resources.as_file(resources.files(__package__) / "presets" / f"{name}.yaml") as path:
-        return load_yaml(PlannerConfig, path)
+def load_planner_preset(name: str) -> PlannerConfig:
+    """One of PLANNER_PRESETS, shipped as YAML beside this module."""
+    return load_packaged_preset(
+        PlannerConfig, __package__, "presets", name, PLANNER_PRESETS, "planner"
+    )

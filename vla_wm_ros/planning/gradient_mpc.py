@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vla_wm_ros.planning.config import GradientMPCConfig, SafetyConfig
 from vla_wm_ros.planning.model import PlanningModel, belief_feature
-from vla_wm_ros.planning.result import PlanResult
+from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
 
@@ -33,7 +33,6 @@ class GradientMPC:
         self.model = model
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
-        self._penalty = safety.disagreement_penalty
         low = model.action_low
         self._actions = torch.zeros(
             cfg.horizon, model.action_dim, device=low.device, dtype=low.dtype, requires_grad=True
@@ -135,8 +134,8 @@ class GradientMPC:
         previous = self._last_sent.unsqueeze(0) if self._has_prev else actions[:1].detach()
         steps = torch.diff(actions, dim=0, prepend=previous)
         cost = tracking + self.cfg.smoothness * steps.square().mean(dim=1).sum()
-        if self._penalty:
-            cost = cost + self._penalty * model.disagreement(feats[:-1], actions).sum()
+        if self.gate.penalty:
+            cost = cost + self.gate.penalty * model.disagreement(feats[:-1], actions).sum()
         return cost, feats
 
     def _uncertainty(self, features: Tensor, actions: Tensor) -> float:
@@ -154,16 +153,4 @@ class GradientMPC:
         else:
             action = self.gate.safe_action.copy()
             what = "no previous plan: safe action sent"
-        return PlanResult(
-            action=action,
-            expected_return=float("nan"),
-            uncertainty=0.0,
-            iterations=0,
-            elapsed_ms=(time.monotonic() - start) * 1e3,
-            status="deadline",
-            reason=(
-                f"deadline: {(deadline - start) * 1e3:.1f} ms left, one gradient step takes "
-                f"~{self._iter_ms or 0.0:.1f} ms: {what}"
-            ),
-            predicted_reward=float("nan"),
-        )
+        return deadline_result(action, start, deadline, "gradient step", self._iter_ms or 0.0, what)

@@ -6,7 +6,7 @@ features to next features, writing into a caller-provided `out` row block when g
 a planner's trajectory tensor is filled in place. Features are scored with the reward,
 value, policy and (optionally) Q-ensemble spread and disagreement functions. The real
 `WorldModel` implements it through `world_model_adapter.py`; analytic systems with known
-optima (`linear_system.py`) implement it for tests.
+optima (`test/linear_system.py`) implement it for tests.
 """
 
 from __future__ import annotations
@@ -58,6 +58,20 @@ class PlanningModel(Protocol):
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
         """(N,) epistemic disagreement about the next state; only if has_disagreement."""
         ...
+
+
+def rollout(model: PlanningModel, features: Tensor, actions: Tensor) -> None:
+    """Fill features[1:] (H+1, N, F) from features[0] under actions (H, N, A), in place.
+
+    A model may offer `rollout(features, actions)` doing all H steps in one call (a fused
+    or compiled rollout, planning/precision.py); otherwise one imagine_step per step.
+    """
+    fused = getattr(model, "rollout", None)
+    if fused is not None:
+        fused(features, actions)
+        return
+    for t in range(actions.shape[0]):
+        model.imagine_step(features[t], actions[t], out=features[t + 1])
 
 
 def belief_feature(model: PlanningModel, belief: Any) -> Tensor:

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
-from vla_wm_ros.planning.result import PlanResult
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
+from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
 
@@ -48,7 +48,6 @@ class SamplingPlanner:
         self.model = model
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
-        self._penalty = safety.disagreement_penalty
         self._prior_penalty = cfg.prior_penalty / model.action_dim
         # Without a Q ensemble (a checkpoint with no offline value) there is no spread to
         # penalise: the score is rewards + value, as `uses_q_penalty` tells.
@@ -88,6 +87,12 @@ class SamplingPlanner:
     def mean_plan(self) -> Tensor:
         """The action sequence (H, A) of the last plan (mean or best sample, action_choice)."""
         return self._plan_buf[:, 0]
+
+    @property
+    def chosen_plan(self) -> Tensor | None:
+        """The last plan's action sequence (H, A) (None before the first): what the plan
+        visualisation imagines."""
+        return self._plan_buf[:, 0] if self._has_prev else None
 
     def plan(self, belief: Any, goal: Tensor, deadline: float | None = None) -> PlanResult:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
@@ -208,6 +213,10 @@ class SamplingPlanner:
         follows the actor's mode, the others sample its distribution."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
+        fused = getattr(model, "policy_rollout", None)  # all steps in one call (precision.py)
+        if fused is not None:
+            fused(features[:, :p], actions[:, :p], context)
+            return
         for t in range(self.cfg.horizon):
             actions[t, :1] = model.policy(features[t, :1], context, False)
             if p > 1:
@@ -223,8 +232,7 @@ class SamplingPlanner:
         sampled = actions[:, p:]
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
-        for t in range(cfg.horizon):
-            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
+        rollout(model, features[:, p:], actions[:, p:])
         returns, first_reward, q_spread = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
@@ -253,10 +261,10 @@ class SamplingPlanner:
             )
             if self._q_penalty:
                 returns.sub_(spread, alpha=self._q_penalty)
-        if self._penalty:
+        if self.gate.penalty:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
-            returns.sub_(self._discounts @ disagreement, alpha=self._penalty)
+            returns.sub_(self._discounts @ disagreement, alpha=self.gate.penalty)
         if self._prior_penalty:
             flat = features[:-1].view(h * n, width)
             prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
@@ -288,17 +296,13 @@ class SamplingPlanner:
         action = model.policy(f0, context, False)
         action = torch.minimum(torch.maximum(action, model.action_low), model.action_high)
         uncertainty = float(model.disagreement(f0, action)[0]) if self.gate.measures else 0.0
-        left_ms = (deadline - start) * 1e3
-        return PlanResult(
-            action=action[0].cpu().numpy().astype(np.float32),
+        return deadline_result(
+            action[0].cpu().numpy().astype(np.float32),
+            start,
+            deadline,
+            "iteration",
+            estimate_ms,
+            "actor prior's action sent",
             expected_return=float(model.value(f0, context)[0]),
             uncertainty=uncertainty,
-            iterations=0,
-            elapsed_ms=(time.monotonic() - start) * 1e3,
-            status="deadline",
-            reason=(
-                f"deadline: {left_ms:.1f} ms left, one iteration takes "
-                f"~{estimate_ms:.1f} ms: actor prior's action sent"
-            ),
-            predicted_reward=float("nan"),
         )

@@ -41,6 +41,7 @@ class SafetyGate:
         self.cfg = cfg
         self.safe_action = safe
         self.measures = needs_ensemble
+        self.penalty = cfg.disagreement_penalty  # what planners score with, checked above
 
     def apply(self, result: PlanResult) -> PlanResult:
         """The result itself, or the safe action with status 'uncertain' and the reason."""

@@ -19,11 +19,12 @@ from typing import Any, Literal
 
 from vla_wm_ros import paths
 from vla_wm_ros.config import ConfigError, from_dict, load_yaml, to_dict
+from vla_wm_ros.control.action_sink import ActionSinkConfig
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.deploy import BACKEND_CHOICES
-from vla_wm_ros.ros.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
-SIMS = ("mujoco", "gazebo", "isaac", "none")
+SIMS = ("mujoco", "gazebo", "isaac", "servo", "none")
 # Node names, in start order: the simulator first so the camera exists when others start.
 NODES = ("sim_bridge", "camera_encoder", "state_estimator", "instruction_parser", "planner")
 
@@ -32,6 +33,8 @@ EMBEDDING = "camera_encoder/embedding"
 LATENT = "state_estimator/latent"
 GOAL = "instruction_parser/goal"
 EXECUTED_ACTION = "planner/executed_action"
+PLAN_STATUS = "planner/plan_status"
+EPISODE = "sim_bridge/episode"
 SIM_ACTION = "sim_bridge/action"
 SIM_IMAGE = "camera/image_raw"
 SIM_JOINT_STATES = "joint_states"
@@ -52,6 +55,9 @@ class SimProfile:
     # Joint names picked from joint_states, in the order the model was trained with;
     # empty: every position in message order.
     proprio_joints: list[str] = field(default_factory=list)
+    # geometry_msgs/PoseStamped of the end effector: when set, the proprioception's x, y, z
+    # come from it and proprio_joints name only the rest (the gripper).
+    ee_pose: str = ""
     action_sink: ActionSinkConfig = field(default_factory=ActionSinkConfig)
 
 
@@ -85,7 +91,15 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{paths.DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
     LaunchArgument("backend", "auto", "inference backend (auto: the fastest)", BACKEND_CHOICES),
-    LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
+    LaunchArgument(
+        "control_frequency", str(LoopSettings.control_frequency), "planner ticks per second (Hz)"
+    ),
+    LaunchArgument(
+        "lifecycle",
+        "false",
+        "planner as a lifecycle node (configure loads, activate commands, deactivate holds)",
+        ("true", "false"),
+    ),
 )
 
 
@@ -93,13 +107,14 @@ LAUNCH_ARGUMENTS = (
 class GraphArguments:
     """The launch arguments, typed. Field names are the launch argument names."""
 
-    sim: Literal["mujoco", "gazebo", "isaac", "none"] = "mujoco"
+    sim: Literal["mujoco", "gazebo", "isaac", "servo", "none"] = "mujoco"
     use_sim_time: Literal["auto", "true", "false"] = "auto"
     params_file: str = ""
     model_dir: str = ""
     device: Literal["cpu", "cuda"] = "cpu"
     backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "auto"
-    control_frequency: float = 10.0
+    control_frequency: float = LoopSettings.control_frequency
+    lifecycle: Literal["true", "false"] = "false"
 
     def validate(self) -> None:
         if not 0.1 <= self.control_frequency <= 1000.0:
@@ -140,10 +155,12 @@ class NodeSpec:
     params_files: tuple[str, ...]
     parameters: dict[str, Any]
     remappings: tuple[tuple[str, str], ...]
+    # A managed node: started unconfigured, then configured and activated by its starter.
+    lifecycle: bool = False
 
     @property
     def executable(self) -> str:
-        return self.name
+        return f"lifecycle_{self.name}" if self.lifecycle else self.name
 
     def launch_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for launch_ros.actions.Node."""
@@ -203,15 +220,27 @@ def describe(
     nodes: dict[str, tuple[dict[str, Any], tuple[tuple[str, str], ...]]] = {
         "camera_encoder": (model, (("image", profile.image),)),
         "state_estimator": (
-            {**model, "proprio_joints": list(profile.proprio_joints)},
+            {
+                **model,
+                "proprio_joints": list(profile.proprio_joints),
+                "proprio_source": "pose" if profile.ee_pose else "joint_states",
+            },
             (
                 ("embedding", EMBEDDING),
                 ("joint_states", profile.joint_states),
                 ("executed_action", EXECUTED_ACTION),
                 ("goal", GOAL),
+                *((("ee_pose", profile.ee_pose),) if profile.ee_pose else ()),
             ),
         ),
-        "instruction_parser": ({}, ()),
+        "instruction_parser": (
+            {"model_dir": args.resolved_model_dir()},
+            (
+                ("image", profile.image),  # read by the VLM backend only
+                ("plan_status", PLAN_STATUS),
+                ("episode", EPISODE),
+            ),
+        ),
         "planner": (
             {**model, "control_frequency": args.control_frequency, **sink},
             (("latent", LATENT), ("goal", GOAL)),
@@ -219,7 +248,7 @@ def describe(
     }
     if profile.simulator:
         # The simulator is the clock's source: it never follows /clock itself.
-        nodes["sim_bridge"] = ({"step_frequency": args.control_frequency}, ())
+        nodes["sim_bridge"] = ({"step_frequency": args.control_frequency}, (("goal", GOAL),))
 
     unknown = sorted(set(overrides or {}) - set(nodes))
     if unknown:
@@ -235,5 +264,6 @@ def describe(
             parameters = {"use_sim_time": sim_time, **parameters}
             remappings = remappings + clock if sim_time else remappings
         parameters = _without_empty_lists({**parameters, **(overrides or {}).get(name, {})})
-        specs.append(NodeSpec(name, (params_file,), parameters, remappings))
+        lifecycle = name == "planner" and args.lifecycle == "true"
+        specs.append(NodeSpec(name, (params_file,), parameters, remappings, lifecycle))
     return specs

@@ -1,7 +1,8 @@
 """A client of a running controller graph: what `vla-wm goal`, demo and eval talk through.
 
 Everything goes over ROS: the simulator is reset through sim_bridge's `~/reset`, the
-instruction through instruction_parser's `~/set_goal`, and progress is read from
+instruction through instruction_parser's `~/set_goal` or its `~/execute` action
+(ExecuteInstruction: feedback, result, cancel), and progress is read from
 EpisodeStatus (reward, success: the simulator's word) and PlanStatus (what the planner
 did, its latency). Nothing here calls the core.
 """
@@ -14,21 +15,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import rclpy
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
+from vla_wm_interfaces.action import ExecuteInstruction
 from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
 from vla_wm_interfaces.srv import ResetEpisode, SetGoal
 from vla_wm_ros.ros import qos
-from vla_wm_ros.ros.graph import GOAL, SIM_IMAGE
+from vla_wm_ros.ros.graph import EPISODE, GOAL, PLAN_STATUS, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
+from vla_wm_ros.ros.spin import spin_until
 
 SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
+EXECUTE = GOAL.rsplit("/", 1)[0] + "/execute"
 RESET = "sim_bridge/reset"
-EPISODE = "sim_bridge/episode"
-PLAN_STATUS = "planner/plan_status"
 PLANNED = (PlanStatus.OK, PlanStatus.DEADLINE)
 STATUS_NAMES = {
     getattr(PlanStatus, name): name.lower()
@@ -97,13 +102,15 @@ class GraphClient:
         self._own_context = context is None
         if context is None:
             context = Context()
-            rclpy.init(context=context)
+            # Ctrl-C arrives as KeyboardInterrupt with the context up: a goal can be cancelled.
+            rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
         self.context = context
         self.node = Node("vla_wm_client", context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self._set_goal = self.node.create_client(SetGoal, SET_GOAL)
         self._reset = self.node.create_client(ResetEpisode, RESET)
+        self._execute = ActionClient(self.node, ExecuteInstruction, EXECUTE)
         self._record: EpisodeRecord | None = None
         self._record_frames = record_frames
         self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.STATUS)
@@ -111,18 +118,11 @@ class GraphClient:
         if record_frames:
             self.node.create_subscription(Image, SIM_IMAGE, self._on_image, qos.SENSOR)
         self._armed = False  # reset answered: the next step-0 status starts the record
-        self.latest_episode: EpisodeStatus | None = None
-        self.latest_plan: PlanStatus | None = None
 
     # -- plumbing --------------------------------------------------------------------------
 
     def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return bool(predicate())
+        return spin_until(self.executor, predicate, timeout)
 
     def _call(self, client, request, timeout: float):
         if not self.spin_until(client.service_is_ready, timeout):
@@ -147,10 +147,49 @@ class GraphClient:
     def reset(self, task: str, seed: int, timeout: float = 30.0) -> ResetEpisode.Response:
         return self._call(self._reset, ResetEpisode.Request(task=task, seed=seed), timeout)
 
+    # -- the action ------------------------------------------------------------------------
+
+    def execute(
+        self,
+        instruction: str,
+        timeout: float,
+        on_feedback: Callable[[ExecuteInstruction.Feedback], None] | None = None,
+    ) -> tuple[ExecuteInstruction.Result, str]:
+        """Run `instruction` as an ExecuteInstruction goal until its result or `timeout` s.
+
+        Returns (result, how it ended: succeeded, aborted, canceled, timeout). Ctrl-C or the
+        timeout cancels the goal (the robot holds) and waits for its result.
+        """
+        if not self.spin_until(self._execute.server_is_ready, min(timeout, 30.0)):
+            raise GraphError(f"action {EXECUTE} is not available (is the graph up?)")
+        sent = self._execute.send_goal_async(
+            ExecuteInstruction.Goal(instruction=instruction),
+            feedback_callback=(lambda m: on_feedback(m.feedback)) if on_feedback else None,
+        )
+        if not self.spin_until(sent.done, 30.0) or not sent.result().accepted:
+            raise GraphError(f"action {EXECUTE} did not accept the goal")
+        handle = sent.result()
+        result = handle.get_result_async()
+        ended = "timeout"
+        try:
+            done = self.spin_until(result.done, timeout)
+        except KeyboardInterrupt:
+            done, ended = False, "canceled"
+        if not done:
+            self.spin_until(handle.cancel_goal_async().done, 10.0)
+            if not self.spin_until(result.done, 10.0):
+                raise GraphError(f"action {EXECUTE}: no result after cancelling")
+            return result.result().result, ended
+        names = {
+            GoalStatus.STATUS_SUCCEEDED: "succeeded",
+            GoalStatus.STATUS_CANCELED: "canceled",
+            GoalStatus.STATUS_ABORTED: "aborted",
+        }
+        return result.result().result, names.get(result.result().status, "aborted")
+
     # -- following an episode --------------------------------------------------------------
 
     def _on_episode(self, msg: EpisodeStatus) -> None:
-        self.latest_episode = msg
         record = self._record
         if record is None:
             return
@@ -167,7 +206,6 @@ class GraphClient:
             record.length = record.length or msg.step
 
     def _on_plan(self, msg: PlanStatus) -> None:
-        self.latest_plan = msg
         if self._record is not None and not self._armed:
             self._record.plans.append(msg)
             self._record.plan_arrivals.append(time.monotonic())

@@ -23,6 +23,7 @@ import time
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -31,14 +32,21 @@ from vla_wm_ros.ros.graph import NodeSpec
 
 
 def construct(spec: NodeSpec, context: Context) -> Node:
-    """The node of `spec`, built as its own process would build it."""
+    """The node of `spec`, built as its own process would build it; a lifecycle node is
+    then configured and activated, as the launch file's transition events would."""
     module = importlib.import_module(f"vla_wm_ros.nodes.{spec.executable}")
-    return module.NODE_CLASS(
+    node = module.NODE_CLASS(
         context=context,
         cli_args=spec.ros_arguments(),
         use_global_arguments=False,
         parameter_overrides=[Parameter(k, value=v) for k, v in spec.parameters.items()],
     )
+    if isinstance(node, LifecycleNode):
+        for transition in (node.trigger_configure, node.trigger_activate):
+            if transition() != TransitionCallbackReturn.SUCCESS:
+                node.destroy_node()
+                raise RuntimeError(f"{spec.name}: lifecycle {transition.__name__} failed")
+    return node
 
 
 class InProcessGraph:
@@ -112,7 +120,9 @@ class InProcessGraph:
             thread.join(timeout=10)
         self._executors.clear()
         self._threads.clear()
-        for node in self.nodes.values():
+        # Reverse start order: the planner goes first, so its final hold still reaches the
+        # simulator (or the robot bridge) before that node goes.
+        for node in reversed(list(self.nodes.values())):
             node.destroy_node()
         self.nodes.clear()
         self.context.try_shutdown()

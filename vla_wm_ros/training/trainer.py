@@ -7,6 +7,10 @@ Output directory:
   run.yaml             finished stages with their steps and wall time
   train_state/<stage>  resumable state of the running stage
   curves/<stage>.csv   logged loss terms; tensorboard/  the same as TensorBoard scalars
+
+Under torchrun (training/distributed.py) every process trains on its shard of the
+training episodes with its share of each stage's batch_size (the global batch), the
+gradients averaged after every backward; rank 0 alone writes the files above.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.language.encoder import SentenceEncoder
+from vla_wm_ros.language.goal_space import META_KEY, GoalSpace
 from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
 from vla_wm_ros.training.loop import RunContext, run_stage
@@ -42,7 +49,10 @@ def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> Wo
     model = load_preset(cfg.model)
     spec = dataset.spec
     if spec.image_shape[0] != spec.image_shape[1]:
-        raise TrainError(f"{dataset.root}: images must be square, got {spec.image_shape}")
+        raise TrainError(
+            f"{dataset.root}: images must be square, got {spec.image_shape}; "
+            "make a square copy with `vla-wm data import --image-size 64`"
+        )
     encoder = dataclasses.replace(model.encoder, image_size=spec.image_shape[0])
     out = dataclasses.replace(
         model,
@@ -90,12 +100,26 @@ def train(
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise TrainError(f"unknown stage(s) {', '.join(unknown)}; valid: {', '.join(STAGES)}")
-    cfg = _prepare(out, cfg, resume)
+    if distributed.is_main():
+        cfg = _prepare(out, cfg, resume)
+    distributed.barrier()  # the others read the run's settings once rank 0 wrote them
+    if not distributed.is_main():
+        cfg = load_yaml(TrainConfig, out / "train_config.yaml")
     embed = embedder or default_embedder()
     dataset = EpisodeDataset(data)
     goal_dim = int(embed(["probe"]).shape[1])
     mcfg = model_config(cfg, dataset, goal_dim)
     run = _run_file(out)
+    encoder = getattr(embed, "__self__", None)  # the default: a SentenceEncoder's embed
+    if isinstance(encoder, SentenceEncoder):
+        space = GoalSpace.of_encoder(encoder).to_meta()
+        if run.get(META_KEY, space)["id"] != space["id"]:
+            raise TrainError(
+                f"{out}: trained with goals from {run[META_KEY]['name']} (id "
+                f"{run[META_KEY]['id']}); resuming with {space['name']} (id {space['id']}) "
+                "would mix two goal spaces"
+            )
+        run[META_KEY] = space
     # Every stage trains on the same split; evaluation uses the held-out episodes.
     held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)[1]
     run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
@@ -106,15 +130,16 @@ def train(
     def loader(stage: StageConfig, index: int, policies=None) -> SequenceLoader:
         return SequenceLoader(
             data,
-            stage.batch_size,
+            distributed.per_rank_batch(stage.batch_size, f"stage {index}"),
             stage.seq_len,
             "train",
-            seed=cfg.seed + 101 * index,
+            seed=cfg.seed + 101 * index + 7919 * distributed.rank(),
             val_fraction=cfg.val_fraction,
             cache_episodes=cfg.loader_cache_episodes,
             embedder=embed,
             policies=policies,
             split_seed=cfg.seed,
+            shard=(distributed.rank(), distributed.world_size()),
         )
 
     try:
@@ -125,7 +150,7 @@ def train(
             if stage == "temporal" and wm.temporal is None:
                 print("[train] temporal: skipped (temporal.kind is 'none')", file=sys.stderr)
                 continue
-            torch.manual_seed(cfg.seed + index)
+            torch.manual_seed(cfg.seed + index + 7919 * distributed.rank())
             main = loader(scfg, index)
             rngs = {"main": main.rng}
             extras = {}
@@ -142,7 +167,11 @@ def train(
                 built = S.actor_critic_step(wm, main, demos, cfg, scfg)
             step, modules, optimizers = built
             summary = run_stage(ctx, stage, scfg.steps, step, modules, optimizers, rngs)
-            _finish_stage(out, wm, stage, summary, extras, run, data)
+            if distributed.is_main():
+                _finish_stage(out, wm, stage, summary, extras, run, data)
+            else:
+                run["stages"][stage] = {"steps": summary["steps"]}
+            distributed.barrier()
     finally:
         ctx.close()
     return run
@@ -158,7 +187,7 @@ def _finish_stage(
         "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
     }
     run["data"] = str(Path(data).absolute())
-    meta = {k: run[k] for k in ("stages", "data", "split")}
+    meta = {k: run[k] for k in ("stages", "data", "split", META_KEY) if k in run}
     save_checkpoint(wm, out / MODEL_DIR, extra=meta)
     for kind, model in extras.items():
         if model is not wm.dynamics:

@@ -1,4 +1,8 @@
-"""Latency summaries: the same percentiles everywhere a benchmark reports time."""
+"""Latency summaries: the same percentiles everywhere time is reported.
+
+Top-level because both the control loop's own statistics and the benchmarks use it, and
+neither should depend on the other.
+"""
 
 from __future__ import annotations
 
