@@ -2,7 +2,8 @@
 
 x' = A x + B u; the reward of arriving in x is -(x - g)ᵀQ(x - g), the value at the horizon
 -(x - g)ᵀP(x - g), the policy prior a proportional-derivative feedback, and an ensemble
-of perturbed dynamics matrices measures disagreement. Because the planners' objective is
+of perturbed dynamics matrices measures disagreement; a stand-in Q ensemble's spread grows
+with the action's distance from the prior's. Because the planners' objective is
 then quadratic in the action sequence, its maximiser has a closed form
 (`optimal_actions`), which is what planner tests and sanity checks compare against.
 """
@@ -17,6 +18,7 @@ class LinearQuadraticSystem:
     """Implements vla_wm_ros.planning.model.PlanningModel; the state is the feature (N, n)."""
 
     has_disagreement = True
+    has_q_ensemble = True
 
     def __init__(
         self,
@@ -27,6 +29,7 @@ class LinearQuadraticSystem:
         gain: Tensor,
         action_bound: float = 1.0,
         policy_noise: float = 0.3,
+        q_spread_scale: float = 1.0,
         ensemble_spread: float = 0.0,
         ensemble_size: int = 5,
         seed: int = 0,
@@ -42,6 +45,7 @@ class LinearQuadraticSystem:
         self.action_low = torch.full((m,), -action_bound)
         self.action_high = torch.full((m,), action_bound)
         self.policy_noise = policy_noise
+        self.q_spread_scale = q_spread_scale
         self._generator = torch.Generator().manual_seed(seed)
         # Ensemble members scale the uncertain entries by (1 + spread * noise): every
         # non-zero entry of B (actuation) and the entries of A other than 0 and 1 (the
@@ -76,6 +80,12 @@ class LinearQuadraticSystem:
             noise = torch.randn(action.shape, generator=self._generator, dtype=action.dtype)
             action = action + self.policy_noise * noise
         return action
+
+    def q_spread(self, feature: Tensor, action: Tensor, context: Tensor) -> Tensor:
+        """A Q ensemble fitted on the prior's data: its heads disagree in proportion to how
+        far the action is from the prior's mode action."""
+        prior = self.policy(feature, context, False)
+        return self.q_spread_scale * (action - prior).norm(dim=-1)
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
         nxt = torch.einsum("mij,nj->mni", self.members_a, feature)

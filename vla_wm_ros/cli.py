@@ -29,6 +29,7 @@ COMMANDS: list[str] = [
     "train",
     "snapshot",
     "dagger",
+    "train_value",
     "average",
     "eval_world_model",
     "eval_actor",

@@ -1,12 +1,21 @@
-"""`vla-wm eval closed-loop`: task success through the ROS graph, three ways of acting.
+"""`vla-wm eval closed-loop`: task success through the ROS graph, several ways of acting.
 
-For each mode, (a) planner: the world-model planner with actor prior, (b) actor: the
-actor alone, (c) random: uniform actions, the whole graph is started in this process
-with the simulator stepping once per action (step_mode on_action, planner lockstep), and
-every episode goes through the graph only: reset by sim_bridge's `~/reset`, the task's
-canonical instruction by `~/set_goal`, success read from EpisodeStatus. Reports success
-rate, mean episode length and control-loop latency (p50, p99, deadline misses over the
-planning ticks) per task and mode, as one JSON object with --json, and a PNG of the table.
+For each mode, the whole graph is started in this process with the simulator stepping
+once per action (step_mode on_action, planner lockstep), and every episode goes through
+the graph only: reset by sim_bridge's `~/reset`, the task's canonical instruction by
+`~/set_goal`, success read from EpisodeStatus. Modes:
+
+- planner: the world-model planner (the `--planner-config` preset or YAML) with actor prior;
+- planner-novalue / planner-noprior / planner-nounc: the same planner without the terminal
+  value (value_weight 0), without the actor-prior samples (policy_samples 0), or without
+  any use of the Q ensemble's uncertainty (uncertainty_penalty 0, uncertainty_margin off):
+  ablations, passed to the planner node as a PlannerConfig YAML written for the run;
+- actor: the actor alone; random: uniform actions.
+
+Reports success rate, mean episode length, control-loop latency (p50, p99, deadline misses
+over the planning ticks) and the share of planned ticks whose sent action differs from the
+actor's own (evaluation/deviation.py, beliefs read from the state estimator's topic) per
+task and mode, as one JSON object with --json, and a PNG of the table.
 """
 
 from __future__ import annotations
@@ -17,10 +26,17 @@ import sys
 from pathlib import Path
 
 from vla_wm_ros.commands.run import add_launch_arguments
+from vla_wm_ros.evaluation.deviation import DEFAULT_TOLERANCE
 
 NAME = ("eval", "closed-loop")
-HELP = "closed-loop task success through the ROS graph: planner vs actor vs random"
-MODES = ("planner", "actor", "random")
+HELP = "closed-loop task success through the ROS graph: planner, its ablations, actor, random"
+# Planner ablations: the SamplingConfig fields each one overrides.
+ABLATIONS: dict[str, dict[str, float | None]] = {
+    "planner-novalue": {"value_weight": 0.0},
+    "planner-noprior": {"policy_samples": 0},
+    "planner-nounc": {"uncertainty_penalty": 0.0, "uncertainty_margin": None},
+}
+MODES = ("planner", *ABLATIONS, "actor", "random")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated task names, or 'mt10' (default: button-press-topdown)",
     )
     parser.add_argument("--episodes", type=int, default=5, help="episodes per task and mode")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument(
+        "--modes", default="planner,actor,random", help=f"comma-separated: {', '.join(MODES)}"
+    )
+    parser.add_argument(
+        "--planner-config",
+        default="default",
+        help="planner preset name or PlannerConfig YAML (the ablations start from it)",
+    )
+    parser.add_argument(
+        "--deviation-tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="a tick deviates from the actor when an action dimension differs by more",
+    )
     parser.add_argument("--seed", type=int, default=1000, help="seed of the first episode")
     parser.add_argument(
         "--max-steps", type=int, default=500, help="steps per episode (default 500, Meta-World's)"
@@ -57,17 +86,27 @@ def _tasks(text: str) -> list[str]:
     return names
 
 
-def summarise(records, period_ms: float) -> dict:
-    """Success rate, mean length and loop latency of one task's episodes."""
+def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
+    """Success rate, mean length, loop latency and deviation from the actor of one task's
+    episodes."""
     from vla_wm_ros.latency import latency_summary
 
     times = [t for r in records for t in r.plan_times_ms()]
+    paired = sum(d["paired"] for d in deviations)
+    deviating = sum(d["deviating"] for d in deviations)
     out = {
         "episodes": len(records),
         "success_rate": sum(r.success for r in records) / len(records),
         "mean_length": sum(r.length for r in records) / len(records),
         "timeouts": sum(r.timed_out for r in records),
+        "outcomes": [{"seed": r.seed, "success": r.success, "length": r.length} for r in records],
         "planning_ticks": len(times),
+        "deviation": {
+            "share": deviating / paired if paired else None,
+            "deviating": deviating,
+            "paired_ticks": paired,
+            "unpaired_ticks": sum(d["ticks"] - d["paired"] for d in deviations),
+        },
     }
     if times:
         lat = latency_summary(times, deadline_ms=period_ms)
@@ -84,7 +123,73 @@ def summarise(records, period_ms: float) -> dict:
     return out
 
 
-def _evaluate_mode(mode, args, tasks, instructions, progress) -> dict:
+def planner_parameters(mode: str, source: str, directory: Path) -> dict:
+    """The planner node's parameters for `mode`: an ablation gets a PlannerConfig YAML in
+    `directory`, made from `source` (preset or YAML) with its fields overridden."""
+    if mode not in ABLATIONS:
+        return {"mode": mode, "planner_config": source}
+    import dataclasses
+
+    from vla_wm_ros.config.loader import save_yaml
+    from vla_wm_ros.control.control_policy import planner_config
+
+    cfg = planner_config("mppi", source)
+    for kind in ("mppi", "cem"):
+        setattr(cfg, kind, dataclasses.replace(getattr(cfg, kind), **ABLATIONS[mode]))
+    path = directory / f"{mode}.yaml"
+    save_yaml(cfg, path)
+    return {"mode": "planner", "planner_config": str(path)}
+
+
+class _BeliefRecorder:
+    """Beliefs and goals as the planner receives them, for the deviation measure."""
+
+    def __init__(self, node) -> None:
+        from vla_wm_interfaces.msg import Goal, LatentState
+        from vla_wm_ros.ros import qos
+        from vla_wm_ros.ros.graph import GOAL, LATENT
+
+        self.beliefs = []
+        self.goals: dict[str, list[float]] = {}
+        node.create_subscription(LatentState, LATENT, self._on_latent, qos.STATE)
+        node.create_subscription(Goal, GOAL, self._on_goal, qos.GOAL)
+
+    def _on_latent(self, msg) -> None:
+        import numpy as np
+
+        from vla_wm_ros.evaluation.deviation import BeliefRecord
+
+        feature = np.asarray([*msg.deter, *msg.stoch], dtype=np.float32)
+        self.beliefs.append(BeliefRecord(_ns(msg.header.stamp), msg.goal_id, feature))
+
+    def _on_goal(self, msg) -> None:
+        self.goals[msg.goal_id] = list(msg.embedding)
+
+    def deviation(self, wm, record, tolerance: float) -> dict:
+        """The episode's deviation from the actor; forgets the episode's beliefs."""
+        import numpy as np
+
+        from vla_wm_ros.evaluation.deviation import TickRecord, actor_deviation
+        from vla_wm_ros.ros.graph_client import PLANNED
+
+        ticks = [
+            TickRecord(_ns(p.header.stamp), p.goal_id, np.asarray(p.action, dtype=np.float32))
+            for p in record.plans
+            if p.goal_id == record.goal_id and p.status in PLANNED
+        ]
+        beliefs = [b for b in self.beliefs if b.goal_id == record.goal_id]
+        self.beliefs = []
+        goal = self.goals.get(record.goal_id)
+        if goal is None:
+            return {"ticks": len(ticks), "paired": 0, "deviating": 0}
+        return actor_deviation(wm, beliefs, ticks, np.asarray(goal, np.float32), tolerance)
+
+
+def _ns(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> dict:
     from vla_wm_ros.commands.run import graph_arguments
     from vla_wm_ros.ros.graph import describe
     from vla_wm_ros.ros.graph_client import GraphClient
@@ -92,7 +197,7 @@ def _evaluate_mode(mode, args, tasks, instructions, progress) -> dict:
 
     overrides = {
         "sim_bridge": {"step_mode": "on_action", "max_steps": args.max_steps},
-        "planner": {"mode": mode, "lockstep": True},
+        "planner": {**planner_parameters(mode, args.planner_config, directory), "lockstep": True},
     }
     graph_args = graph_arguments(args)
     specs = describe(graph_args, overrides)
@@ -100,23 +205,31 @@ def _evaluate_mode(mode, args, tasks, instructions, progress) -> dict:
     with InProcessGraph(specs) as graph:
         graph.start()
         client = GraphClient(context=graph.context)
+        recorder = _BeliefRecorder(client.node)
         try:
             for task in tasks:
-                records = []
+                records, deviations = [], []
                 for episode in range(args.episodes):
-                    records.append(
-                        client.run_episode(
-                            task, args.seed + episode, instructions[task], args.episode_timeout
-                        )
+                    record = client.run_episode(
+                        task, args.seed + episode, instructions[task], args.episode_timeout
                     )
+                    records.append(record)
+                    deviations.append(recorder.deviation(wm, record, args.deviation_tolerance))
                     progress.set_postfix_str(
                         f"{mode} {task} {sum(r.success for r in records)}/{len(records)}"
                     )
                     progress.update(1)
-                out[task] = summarise(records, 1e3 / graph_args.control_frequency)
+                out[task] = summarise(records, 1e3 / graph_args.control_frequency, deviations)
         finally:
             client.close()
     return out
+
+
+def _pooled_deviation(per_task: dict) -> float | None:
+    """Deviating ticks over paired ticks, all tasks of a mode together."""
+    paired = sum(r["deviation"]["paired_ticks"] for r in per_task.values())
+    deviating = sum(r["deviation"]["deviating"] for r in per_task.values())
+    return deviating / paired if paired else None
 
 
 def plot_table(results: dict, path: Path) -> None:
@@ -150,26 +263,34 @@ def plot_table(results: dict, path: Path) -> None:
                     f"{r.get('latency_p50_ms', float('nan')):.1f}",
                     f"{r.get('latency_p99_ms', float('nan')):.1f}",
                     str(r.get("deadline_misses", 0)),
+                    _percent(r["deviation"]["share"]),
                 ]
             )
     table.axis("off")
     table.table(
         cellText=rows,
-        colLabels=["mode", "task", "success", "length", "p50 ms", "p99 ms", "misses"],
+        colLabels=["mode", "task", "success", "length", "p50 ms", "p99 ms", "misses", "deviates"],
         loc="center",
     )
     save_figure(fig, path)
 
 
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.0f}%"
+
+
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+
     from tqdm import tqdm
 
     from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.language.suite import load_suite
+    from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
 
     try:
-        resolve_model_dir(args.model_dir)
-    except FileNotFoundError as exc:
+        wm = load_checkpoint(resolve_model_dir(args.model_dir))
+    except (FileNotFoundError, CheckpointError) as exc:
         print(f"vla-wm eval closed-loop: {exc}", file=sys.stderr)
         return 2
     modes = args.modes.split(",")
@@ -181,19 +302,23 @@ def run(args: argparse.Namespace) -> int:
     suite = load_suite()
     instructions = {name: suite.task(name).canonical for name in tasks}
     results: dict[str, dict] = {}
-    with tqdm(total=len(modes) * len(tasks) * args.episodes, file=sys.stderr) as progress:
+    total = len(modes) * len(tasks) * args.episodes
+    with tempfile.TemporaryDirectory() as tmp, tqdm(total=total, file=sys.stderr) as progress:
         for mode in modes:
-            results[mode] = _evaluate_mode(mode, args, tasks, instructions, progress)
+            results[mode] = _evaluate_mode(mode, args, tasks, instructions, progress, wm, Path(tmp))
     report = {
         "tasks": tasks,
         "episodes": args.episodes,
         "seeds": [args.seed, args.seed + args.episodes - 1],
         "control_frequency": float(args.control_frequency),
         "step_mode": "on_action (lock-step)",
+        "planner_config": args.planner_config,
+        "deviation_tolerance": args.deviation_tolerance,
         "results": results,
         "mean_success": {
             m: sum(r["success_rate"] for r in results[m].values()) / len(tasks) for m in modes
         },
+        "deviation_share": {m: _pooled_deviation(results[m]) for m in modes},
     }
     if args.plot:
         plot_table(results, Path(args.plot))
@@ -205,11 +330,12 @@ def run(args: argparse.Namespace) -> int:
             for task in tasks:
                 r = results[mode][task]
                 print(
-                    f"{mode:8s} {task:24s} success {100 * r['success_rate']:5.1f}%  "
+                    f"{mode:15s} {task:24s} success {100 * r['success_rate']:5.1f}%  "
                     f"length {r['mean_length']:6.1f}  "
                     f"p50 {r.get('latency_p50_ms', 0):6.1f} ms  "
                     f"p99 {r.get('latency_p99_ms', 0):6.1f} ms  "
-                    f"misses {r.get('deadline_misses', 0)}"
+                    f"misses {r.get('deadline_misses', 0)}  "
+                    f"deviates {_percent(r['deviation']['share'])}"
                 )
         if args.plot:
             print(f"plot: {args.plot}")

@@ -208,6 +208,39 @@ class ActorCriticConfig:
 
 
 @dataclass
+class ValueConfig:
+    """Offline value for the planner (IQL recipe, as FOWM): an ensemble of Q heads on
+    (feature, action, goal) fitted by TD on recorded transitions, and V on (feature, goal)
+    by expectile regression on the target Qs of the recorded actions, so no target ever
+    queries an action the data does not hold. heads 0: no offline value (the planner uses
+    the imagination critic). The Q heads' spread is the planner's uncertainty penalty.
+    Q and V predict in units of value_scale (returns reach ~10 / (1 - gamma) here)."""
+
+    heads: int = 0
+    hidden: int = 128
+    layers: int = 2
+    gamma: float = 0.99
+    expectile: float = 0.8
+    target_tau: float = 0.005
+    value_scale: float = 100.0
+    target: Literal["min", "mean"] = "min"  # how V's target combines the target Q heads
+    act: Activation = "silu"
+    norm: bool = True
+
+    def validate(self) -> None:
+        _non_negative(heads=self.heads)
+        _positive(hidden=self.hidden, layers=self.layers, value_scale=self.value_scale)
+        if self.heads == 1:
+            raise ConfigError("heads: an ensemble needs >= 2 Q heads (or 0 for none), got 1")
+        if not 0.0 < self.gamma < 1.0:
+            raise ConfigError(f"gamma: must be in (0, 1), got {self.gamma}")
+        if not 0.5 <= self.expectile < 1.0:
+            raise ConfigError(f"expectile: must be in [0.5, 1), got {self.expectile}")
+        if not 0.0 < self.target_tau <= 1.0:
+            raise ConfigError(f"target_tau: must be in (0, 1], got {self.target_tau}")
+
+
+@dataclass
 class LossConfig:
     """World-model loss scales, KL balancing and free bits (per step, per KL term)."""
 
@@ -238,6 +271,7 @@ class WorldModelConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     # The seed's language backbone, kept for the record and never loaded: language enters
     # the model as a sentence-embedding goal (goal_dim) from the grounding encoder.
@@ -260,7 +294,7 @@ class WorldModelConfig:
         return self.rssm.deter_size + self.rssm.stoch_size
 
 
-SECTIONS = ("encoder", "temporal", "rssm", "heads", "dynamics", "actor_critic", "loss")
+SECTIONS = ("encoder", "temporal", "rssm", "heads", "dynamics", "actor_critic", "value", "loss")
 PRESETS = ("seed", "tiny", "default")
 
 

@@ -9,7 +9,10 @@ Python objects in or out), so every backend can trace, compile or export it:
 - `imagine`: the prior step at any batch: (N, F), (N, A) -> (N, F) (planner, and the
   state estimator's prediction when a frame is late);
 - `reward`, `value`: (N, F) features with the goal's precomputed first-layer term (H,)
-  -> (N,) (planner scoring);
+  -> (N,) (planner scoring; `value` is the offline V when the checkpoint has one, else the
+  imagination critic);
+- `q_spread` (only with an offline value): (N, F), (N, A), the Q heads' goal terms
+  flattened (E * H,) -> (N,) std over the heads (the planner's uncertainty penalty);
 - `actor`: (N, F), goal term (H,) -> the tanh-Gaussian's loc and std, (N, A) each.
 
 Latents are the prior/posterior mode (the planner imagines deterministically, the filter
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from vla_wm_ros.models.offline_value import OfflineValue
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
 
@@ -74,6 +78,29 @@ class GoalHeadUnit(nn.Module):
 
     def forward(self, feature: Tensor, goal_term: Tensor) -> Tensor:
         return self.head(feature, goal_term=goal_term)
+
+
+class OfflineValueUnit(nn.Module):
+    """The offline V (in return units), fed its goal term."""
+
+    def __init__(self, value: OfflineValue):
+        super().__init__()
+        self.value = value
+
+    def forward(self, feature: Tensor, goal_term: Tensor) -> Tensor:
+        return self.value.value(feature, goal_term=goal_term)
+
+
+class QSpreadUnit(nn.Module):
+    """Std over the offline Q heads at (feature, action); goal terms flattened (E * H,)."""
+
+    def __init__(self, value: OfflineValue):
+        super().__init__()
+        self.value = value
+        self.heads = len(value.q.heads)
+
+    def forward(self, feature: Tensor, action: Tensor, goal_term: Tensor) -> Tensor:
+        return self.value.spread(feature, action, goal_term.view(self.heads, -1))
 
 
 class ActorUnit(nn.Module):
@@ -130,11 +157,23 @@ def unit_specs(wm: WorldModel, batch: int = 8, seed: int = 0) -> list[UnitSpec]:
     image = torch.randint(0, 256, (1, 3, size, size), generator=gen, dtype=torch.uint8)
     image_dim = wm.encoder.image.out_dim
     goal = randn(cfg.goal_dim)
+    offline = wm.offline_value
     with torch.no_grad():
         reward_term = wm.reward_head.goal_term(goal)
-        value_term = wm.critic.goal_term(goal)
+        value_term = (wm.critic if offline is None else offline.v).goal_term(goal)
         actor_term = wm.actor.goal_term(goal)
+        q_term = None if offline is None else offline.q.goal_term(goal).reshape(-1)
+    value_unit = GoalHeadUnit(wm.critic) if offline is None else OfflineValueUnit(offline)
     feature_goal = ("feature", "goal_term")
+    extra = []
+    if offline is not None:
+        spread_inputs = (randn(batch, f), randn(batch, a).tanh(), q_term)
+        spread_names = ("feature", "action", "goal_term")
+        extra.append(
+            UnitSpec(
+                "q_spread", QSpreadUnit(offline), spread_inputs, spread_names, ("spread",), True
+            )
+        )
     return [
         UnitSpec("image", ImageUnit(wm), (image.to(param.device),),
                  ("image",), ("features",), False),
@@ -152,8 +191,9 @@ def unit_specs(wm: WorldModel, batch: int = 8, seed: int = 0) -> list[UnitSpec]:
         ),
         UnitSpec("reward", GoalHeadUnit(wm.reward_head), (randn(batch, f), reward_term),
                  feature_goal, ("reward",), True),
-        UnitSpec("value", GoalHeadUnit(wm.critic), (randn(batch, f), value_term),
+        UnitSpec("value", value_unit, (randn(batch, f), value_term),
                  feature_goal, ("value",), True),
         UnitSpec("actor", ActorUnit(wm), (randn(batch, f), actor_term),
                  feature_goal, ("loc", "std"), True),
+        *extra,
     ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 Parts: observation encoder, RSSM, observation decoder, goal-conditioned reward head,
 continue head (logits), goal-conditioned actor and critic (+ target critic), return
-normaliser, and the optional stage-3 latent dynamics model and temporal history encoder.
+normaliser, and the optional stage-3 latent dynamics model, temporal history encoder and
+offline value (Q ensemble + V fitted on recorded transitions, `vla-wm train-value`).
 Loss functions are pure apart from the return normaliser's EMA; training loops live in
 `training/`.
 
@@ -31,6 +32,7 @@ from vla_wm_ros.models.encoder import ObservationEncoder
 from vla_wm_ros.models.flops import dense_flops
 from vla_wm_ros.models.heads import Actor, ContinueHead, GoalHead
 from vla_wm_ros.models.kl import kl_balance
+from vla_wm_ros.models.offline_value import OfflineValue
 from vla_wm_ros.models.rssm import RSSM, ObserveResult, RSSMState
 from vla_wm_ros.models.temporal.history import build_temporal_encoder
 
@@ -85,6 +87,9 @@ class WorldModel(nn.Module):
         )
         self.dynamics = build_dynamics(cfg.dynamics, feat, cfg.action_dim)
         self.temporal = build_temporal_encoder(cfg.temporal, self.encoder.out_dim, cfg.action_dim)
+        self.offline_value = (
+            OfflineValue(feat, cfg.action_dim, cfg.goal_dim, cfg.value) if cfg.value.heads else None
+        )
 
     # --- the calls planners and the state estimator make -------------------------------
 

@@ -54,6 +54,17 @@ class SamplingConfig:
     off): when the chosen plan's predicted return beats the mode trajectory's by less
     than this, the mode trajectory is the plan, so the actor's own action is sent unless
     the model predicts a clear gain from leaving it.
+    Scores (FOWM): discounted predicted rewards + value_weight * discount^horizon * the
+    value at the last imagined state - uncertainty_penalty * the discounted sum over steps
+    of the Q ensemble's spread (std over heads) at each (state, action): actions the
+    recorded data did not pin the value of cost in proportion to how little it did
+    (0: off; a checkpoint without an offline value has no Q ensemble, and plans without
+    it). value_weight 0 drops the value. uncertainty_margin (kappa; None: off) is a margin
+    the model's uncertainty sets instead of a fixed one: the actor's mode trajectory is the
+    plan unless the chosen plan's predicted return beats it by more than kappa times the
+    chosen plan's discounted Q spread (the elites' weighted mean for "mean", the best
+    sample's for "best"), added to prior_margin when both are set: the model must predict
+    a gain larger than its own doubt about it before the actor is overruled.
     The action sent is the first of the final distribution's mean (action_choice "mean")
     or of the best-scoring sample of the last iteration ("best").
     """
@@ -70,6 +81,9 @@ class SamplingConfig:
     prior_weight: float = 0.5
     prior_penalty: float = 0.0
     prior_margin: float | None = None
+    value_weight: float = 1.0
+    uncertainty_penalty: float = 0.0
+    uncertainty_margin: float | None = None
     action_choice: Literal["mean", "best"] = "mean"
     seed: int = 0
 
@@ -88,6 +102,15 @@ class SamplingConfig:
         if not 0 < self.min_std <= self.max_std:
             raise ConfigError(
                 f"need 0 < min_std <= max_std, got min_std={self.min_std} max_std={self.max_std}"
+            )
+        if self.uncertainty_margin is not None and self.uncertainty_margin < 0:
+            raise ConfigError(
+                f"uncertainty_margin must be >= 0 or null, got {self.uncertainty_margin}"
+            )
+        if self.value_weight < 0 or self.uncertainty_penalty < 0:
+            raise ConfigError(
+                f"value_weight and uncertainty_penalty must be >= 0, got {self.value_weight} "
+                f"and {self.uncertainty_penalty}"
             )
         if self.prior_penalty < 0:
             raise ConfigError(f"prior_penalty must be >= 0, got {self.prior_penalty}")

@@ -4,9 +4,9 @@ Planners work in feature space: a belief (whatever the state estimator holds, e.
 RSSMState) is turned into its feature (1, F) once per plan, and `imagine_step` maps
 features to next features, writing into a caller-provided `out` row block when given, so
 a planner's trajectory tensor is filled in place. Features are scored with the reward,
-value, policy and (optionally) disagreement functions. The real `WorldModel` implements
-it through `world_model_adapter.py`; analytic systems with known optima
-(`test/linear_system.py`) implement it for tests.
+value, policy and (optionally) Q-ensemble spread and disagreement functions. The real
+`WorldModel` implements it through `world_model_adapter.py`; analytic systems with known
+optima (`test/linear_system.py`) implement it for tests.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class PlanningModel(Protocol):
     action_low: Tensor  # (A,)
     action_high: Tensor  # (A,)
     has_disagreement: bool  # whether `disagreement` is available (an ensemble exists)
+    has_q_ensemble: bool  # whether `q_spread` is available (an offline Q ensemble exists)
 
     def feature(self, belief: Any) -> Tensor:  # (1, F)
         ...
@@ -48,6 +49,10 @@ class PlanningModel(Protocol):
         ...
 
     def policy(self, feature: Tensor, context: GoalContext, sample: bool) -> Tensor:  # (N, A)
+        ...
+
+    def q_spread(self, feature: Tensor, action: Tensor, context: GoalContext) -> Tensor:
+        """(N,) spread (std) of a Q ensemble at (feature, action); only if has_q_ensemble."""
         ...
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:

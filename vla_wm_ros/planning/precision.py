@@ -95,7 +95,8 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         self._graph = _compiled_rollout(self.rssm) if self.compiled else None
         wm = self.world_model
         self._reward_graph = _compiled(wm.reward_head) if self.compiled else None
-        self._value_graph = _compiled(wm.critic) if self.compiled else None
+        value_head = wm.critic if wm.offline_value is None else wm.offline_value.value
+        self._value_graph = _compiled(value_head) if self.compiled else None
         self._mode_graph = _compiled(lambda f, term: wm.actor(f, goal_term=term).mode)
         self._mode_graph = self._mode_graph if self.compiled else None
         if self.compiled:  # planning.sampling uses it when present
@@ -141,6 +142,9 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         if self._mode_graph is not None and not sample:
             return self._mode_graph(feature, context.actor).float()
         return super().policy(feature, context, sample).float()
+
+    def q_spread(self, feature: Tensor, action: Tensor, context: GoalTerms) -> Tensor:
+        return super().q_spread(feature, action.to(self.dtype), context).float()
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
         return super().disagreement(feature, action.to(self.dtype)).float()

@@ -5,9 +5,10 @@ trajectory, so what the actor alone would do is always a candidate); the mean st
 blend of that mode trajectory and the previous plan shifted by one step (warm start), the
 std at max_std; then each iteration draws Gaussian samples around the mean, rolls all of
 them forward together (one batched `imagine_step` per horizon step), scores every sample
-with one batched reward call over all steps, the critic at the horizon and (optionally) a
-disagreement penalty, and refits the mean and std to the elites with weights chosen by
-the subclass. The plan is the final mean or the best sample. Buffers are allocated once.
+with one batched reward call over all steps, the value at the horizon and (optionally) the
+Q ensemble's spread at every step and a disagreement penalty, and refits the mean and std
+to the elites with weights chosen by the subclass. The plan is the final mean or the best
+sample. Buffers are allocated once.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from vla_wm_ros.planning.uncertainty import SafetyGate
 
 class _Scores(NamedTuple):
     """One iteration's scores: every sample's return and first-step reward, the elites'
-    returns (best first) and indices, and their refit weights."""
+    returns (best first) and indices, their refit weights, and every sample's discounted
+    Q-ensemble spread (None when no spread was computed)."""
 
     returns: Tensor
     first_reward: Tensor
     elite_returns: Tensor
     index: Tensor
     weights: Tensor
+    spread: Tensor | None
 
 
 class SamplingPlanner:
@@ -46,6 +49,13 @@ class SamplingPlanner:
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
         self._prior_penalty = cfg.prior_penalty / model.action_dim
+        # Without a Q ensemble (a checkpoint with no offline value) there is no spread to
+        # penalise: the score is rewards + value, as `uses_q_penalty` tells.
+        self.uses_q_penalty = bool(cfg.uncertainty_penalty) and model.has_q_ensemble
+        self._q_penalty = cfg.uncertainty_penalty if self.uses_q_penalty else 0.0
+        use_margin = cfg.uncertainty_margin is not None and model.has_q_ensemble
+        self._kappa = cfg.uncertainty_margin if use_margin and cfg.policy_samples else None
+        self._needs_spread = self.uses_q_penalty or self._kappa is not None
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
         h, a, n = cfg.horizon, model.action_dim, cfg.samples
@@ -53,7 +63,7 @@ class SamplingPlanner:
         self._low = low.view(1, 1, a)
         self._high = high.view(1, 1, a)
         self._discounts = cfg.discount ** torch.arange(h, device=device, dtype=dtype)
-        self._terminal = float(cfg.discount**h)
+        self._terminal = float(cfg.discount**h) * cfg.value_weight
         self._generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self._mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
@@ -145,7 +155,8 @@ class SamplingPlanner:
 
     def _choose_plan(self, scores: _Scores) -> tuple[float, float]:
         """Fill the plan buffer from the last iteration's scores (mean or best sample; the
-        actor's mode trajectory, row 0, when it scores within prior_margin of that);
+        actor's mode trajectory, row 0, when it scores within the margin of that: prior_margin
+        + uncertainty_margin x the chosen plan's discounted Q spread);
         returns its (expected return, first-step reward). Read once per plan, not per
         iteration: each float() waits for the device."""
         cfg = self.cfg
@@ -157,9 +168,17 @@ class SamplingPlanner:
             chosen = self._mean
             expected = float(scores.weights @ scores.elite_returns)
             predicted = float(scores.weights @ scores.first_reward.index_select(0, scores.index))
-        if self._n_pi and cfg.prior_margin is not None:
+        if self._n_pi and (cfg.prior_margin is not None or self._kappa is not None):
             prior_return = float(scores.returns[0])
-            if expected - prior_return < cfg.prior_margin:
+            margin = cfg.prior_margin or 0.0
+            if self._kappa is not None:
+                spread = scores.spread
+                if cfg.action_choice == "best":
+                    uncertainty = float(spread[scores.index[0]])
+                else:
+                    uncertainty = float(scores.weights @ spread.index_select(0, scores.index))
+                margin += self._kappa * uncertainty
+            if expected - prior_return < margin:
                 self._plan_buf.copy_(self._actions[:, :1])
                 return prior_return, float(scores.first_reward[0])
         self._plan_buf.copy_(chosen)
@@ -214,7 +233,7 @@ class SamplingPlanner:
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
         rollout(model, features[:, p:], actions[:, p:])
-        returns, first_reward = self._score(context)
+        returns, first_reward, q_spread = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
@@ -222,17 +241,26 @@ class SamplingPlanner:
         torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
         spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
-        return _Scores(returns, first_reward, elite_returns, index, weights)
+        return _Scores(returns, first_reward, elite_returns, index, weights, q_spread)
 
-    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor]:
-        """Discounted reward + terminal value (- disagreement and prior penalties) for
-        every sample."""
+    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Discounted reward + terminal value (- Q-spread, disagreement and prior penalties)
+        for every sample; also its first-step reward and discounted Q spread (or None)."""
         model, h = self.model, self.cfg.horizon
         features, actions = self._features, self._actions
         n, width = features.shape[1], features.shape[2]
         rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
         returns = self._discounts @ rewards
-        returns.add_(model.value(features[h], context), alpha=self._terminal)
+        if self._terminal:
+            returns.add_(model.value(features[h], context), alpha=self._terminal)
+        spread = None
+        if self._needs_spread:
+            flat = features[:-1].view(h * n, width)
+            spread = self._discounts @ model.q_spread(flat, actions.view(h * n, -1), context).view(
+                h, n
+            )
+            if self._q_penalty:
+                returns.sub_(spread, alpha=self._q_penalty)
         if self.gate.penalty:
             flat = features[:-1].view(h * n, width)
             disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
@@ -242,7 +270,7 @@ class SamplingPlanner:
             prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
             deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
             returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
-        return returns, rewards[0]
+        return returns, rewards[0], spread
 
     def _plan_uncertainty(self, f0: Tensor) -> float:
         """Mean ensemble disagreement along the chosen plan, imagined from f0."""

@@ -9,8 +9,11 @@ per plan, so every per-sample call is a feature-only MLP. Imagination uses the p
 mean (mode) by default: deterministic latent rollouts give the planner a noise-free score
 of each action sequence (as TD-MPC2 plans); `sample_latent=True` draws from the prior.
 
-With `units` (a `deploy.DeployedModel` on a backend other than eager) the no-grad calls
-(imagine, reward, value, policy) run the backend's compiled units instead.
+With an offline value in the checkpoint (`vla-wm train-value`), `value` is its V and
+`q_spread` the std of its Q heads (the planner's uncertainty penalty); without one, `value`
+is the imagination critic. With `units` (a `deploy.DeployedModel` on a backend other than
+eager) the no-grad calls (imagine, reward, value, q_spread, policy) run the backend's
+compiled units instead.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from vla_wm_ros.models.world_model import WorldModel
 
 
 class GoalTerms(NamedTuple):
-    """The goal's share of the first layer of each goal-conditioned head: (H,) each."""
+    """The goal's share of the first layer of each goal-conditioned head: (H,) each; the Q
+    heads' (E * H,) flattened (None without an offline value)."""
 
     reward: Tensor
     value: Tensor
     actor: Tensor
+    q: Tensor | None = None
 
 
 class WorldModelPlanningModel:
@@ -52,6 +57,8 @@ class WorldModelPlanningModel:
         self.action_low = -torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
         self.action_high = torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
         self.has_disagreement = world_model.ensemble is not None
+        self.offline_value = world_model.offline_value
+        self.has_q_ensemble = self.offline_value is not None
         self.goal_dim = world_model.cfg.goal_dim
 
     def feature(self, belief: RSSMState | Tensor) -> Tensor:
@@ -72,9 +79,16 @@ class WorldModelPlanningModel:
                 f"goal: expected the instruction embedding ({self.goal_dim},), "
                 f"got {tuple(goal.shape)}"
             )
-        wm = self.world_model
+        wm, offline = self.world_model, self.offline_value
+        if offline is None:
+            return GoalTerms(
+                wm.reward_head.goal_term(goal), wm.critic.goal_term(goal), wm.actor.goal_term(goal)
+            )
         return GoalTerms(
-            wm.reward_head.goal_term(goal), wm.critic.goal_term(goal), wm.actor.goal_term(goal)
+            wm.reward_head.goal_term(goal),
+            offline.v.goal_term(goal),
+            wm.actor.goal_term(goal),
+            offline.q.goal_term(goal).reshape(-1),
         )
 
     def _unit(self, name: str):
@@ -100,9 +114,21 @@ class WorldModelPlanningModel:
         return self.world_model.reward_head(feature, goal_term=context.reward)
 
     def value(self, feature: Tensor, context: GoalTerms) -> Tensor:
+        """The offline V when the checkpoint has one, else the imagination critic."""
         if (unit := self._unit("value")) is not None:
             return unit(feature, context.value)
+        if self.offline_value is not None:
+            return self.offline_value.value(feature, goal_term=context.value)
         return self.world_model.critic(feature, goal_term=context.value)
+
+    def q_spread(self, feature: Tensor, action: Tensor, context: GoalTerms) -> Tensor:
+        """(N,) std over the offline Q heads of Q(feature, action); needs has_q_ensemble."""
+        if self.offline_value is None or context.q is None:
+            raise RuntimeError("q_spread: the checkpoint has no offline value (vla-wm train-value)")
+        if (unit := self._unit("q_spread")) is not None:
+            return unit(feature, action, context.q)
+        terms = context.q.view(len(self.offline_value.q.heads), -1)
+        return self.offline_value.spread(feature, action, terms)
 
     def policy(self, feature: Tensor, context: GoalTerms, sample: bool) -> Tensor:
         if (unit := self._unit("actor")) is not None:

@@ -1,0 +1,362 @@
+"""Fitting the offline value (models/offline_value.py) on a frozen world model.
+
+Every recorded episode is filtered once by the frozen world model (posterior mode, as the
+runtime's state estimator does), giving transitions (f_t, a_t, r_t, f_{t+1}, goal) with
+the simulator's reward r_t (`next.reward` of row t); they are kept in one safetensors
+file in the run directory (with what they were filtered from), so a resumed run, or a new
+run given that file, does not filter again. Q and V then train by
+IQL on random minibatches of transitions; only the value's weights change. The run writes
+a full checkpoint (`OUT/model`: the world model with its offline value) and a resumable
+training state (`OUT/train_state/value/`).
+
+Held-out episodes (the same seeded split as every stage) give the validation figures: the
+TD error of the Q heads, and how well V(f_t) ranks the held-out discounted returns-to-go.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from vla_wm_ros.config.loader import ConfigError, save_yaml
+from vla_wm_ros.config.model import ValueConfig
+from vla_wm_ros.data.loader import Embedder, episode_arrays, split_episodes
+from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.models.checkpoint import (
+    checkpoint_hash,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+)
+from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training.loop import clip_step
+from vla_wm_ros.training.state import load_state, save_state
+
+TRANSITIONS_FILE = "value_transitions.safetensors"
+
+
+@dataclass
+class ValueTrainConfig:
+    """How the offline value is fitted (the value's own sizes are in ValueConfig)."""
+
+    steps: int = 20000
+    batch_size: int = 512
+    lr: float = 3e-4
+    grad_clip: float = 10.0
+    val_fraction: float = 0.1
+    split_seed: int = 0  # the world model's run seed: the same held-out episodes
+    seed: int = 0
+    eval_every: int = 1000
+    save_every: int = 2000
+    policies: list[str] = field(default_factory=list)  # collector policies used (empty: all)
+    filter_batch: int = 8  # episodes filtered together
+
+    def validate(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "save_every", "filter_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.grad_clip <= 0:
+            raise ConfigError(f"lr and grad_clip must be > 0, got {self.lr}, {self.grad_clip}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class ValueRunConfig:
+    """A `vla-wm train-value` run: the value's sizes (heads default 5) and its training."""
+
+    value: ValueConfig = field(default_factory=lambda: ValueConfig(heads=5))
+    train: ValueTrainConfig = field(default_factory=ValueTrainConfig)
+
+    def validate(self) -> None:
+        self.value.validate()
+        self.train.validate()
+        if self.value.heads < 2:
+            raise ConfigError(f"value.heads: need >= 2 Q heads to train, got {self.value.heads}")
+
+
+class Transitions(NamedTuple):
+    """Recorded transitions under the frozen world model; row i of every tensor."""
+
+    feature: Tensor  # (M, F) posterior feature at t
+    action: Tensor  # (M, A) action taken at t
+    reward: Tensor  # (M,) reward that action earned (next.reward of row t)
+    next_feature: Tensor  # (M, F) posterior feature at t + 1
+    not_terminal: Tensor  # (M,) 0 where t + 1 ended the episode as terminal
+    goal_index: Tensor  # (M,) row of `goals`
+    episode: Tensor  # (M,) dataset episode index
+    step: Tensor  # (M,) t
+    goals: Tensor  # (K, G) instruction embeddings
+
+    def select(self, rows: Tensor) -> Transitions:
+        return Transitions(*(x[rows] for x in self[:-1]), self.goals)
+
+
+def with_offline_value(wm: WorldModel, cfg: ValueConfig) -> WorldModel:
+    """A copy of `wm` with a freshly initialised offline value of `cfg` (the rest: wm's)."""
+    fresh = WorldModel(dataclasses.replace(wm.cfg, value=cfg))
+    own = {k: v for k, v in wm.state_dict().items() if not k.startswith("offline_value.")}
+    missing, unexpected = fresh.load_state_dict(own, strict=False)
+    stray = [k for k in missing if not k.startswith("offline_value.")]
+    if stray or unexpected:
+        raise ValueError(
+            f"with_offline_value: tensors do not match ({stray[:3]}, {unexpected[:3]})"
+        )
+    return fresh.to(next(wm.parameters()).device)
+
+
+@torch.no_grad()
+def filter_transitions(
+    wm: WorldModel,
+    dataset: EpisodeDataset,
+    episodes: list[int],
+    embedder: Embedder,
+    batch: int,
+    progress: bool = True,
+) -> Transitions:
+    """Filter `episodes` with wm (posterior mode) into transitions; goals embedded once."""
+    from tqdm import tqdm
+
+    wm.eval()
+    metas = [dataset.episodes[i] for i in episodes]
+    names = sorted({m.instruction for m in metas})
+    goals = torch.as_tensor(np.asarray(embedder(names)), dtype=torch.float32)
+    goal_rows = {name: goals[i].numpy() for i, name in enumerate(names)}
+    parts: dict[str, list[Tensor]] = {}
+    by_length: dict[int, list] = {}
+    for meta in metas:
+        if meta.length >= 2:
+            by_length.setdefault(meta.length, []).append(meta)
+    bar = tqdm(total=len(metas), desc="value: filtering episodes", disable=not progress)
+    for length, group in by_length.items():
+        for start in range(0, len(group), batch):
+            chunk = group[start : start + batch]
+            arrays = [
+                episode_arrays(dataset.episode(m.index), goal_rows[m.instruction], 0) for m in chunk
+            ]
+            stacked = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in arrays[0]}
+            feature = wm.feature(wm.observe(stacked, sample=False).posterior)  # (B, T, F)
+            n = len(chunk)
+            rows = {
+                "feature": feature[:, :-1],
+                "next_feature": feature[:, 1:],
+                "action": stacked["action"][:, :-1],
+                # arrays' reward row t+1 is the stored next.reward of row t
+                "reward": stacked["reward"][:, 1:],
+                "not_terminal": ~stacked["is_terminal"][:, 1:],
+                "goal_index": torch.tensor([names.index(m.instruction) for m in chunk])
+                .view(n, 1)
+                .expand(n, length - 1),
+                "episode": torch.tensor([m.index for m in chunk]).view(n, 1).expand(n, length - 1),
+                "step": torch.arange(length - 1).view(1, -1).expand(n, length - 1),
+            }
+            for key, value in rows.items():
+                parts.setdefault(key, []).append(value.reshape(n * (length - 1), *value.shape[2:]))
+            bar.update(n)
+    bar.close()
+    cat = {k: torch.cat(v).contiguous() for k, v in parts.items()}
+    return Transitions(
+        feature=cat["feature"].float(),
+        action=cat["action"].float(),
+        reward=cat["reward"].float(),
+        next_feature=cat["next_feature"].float(),
+        not_terminal=cat["not_terminal"].float(),
+        goal_index=cat["goal_index"].long(),
+        episode=cat["episode"].long(),
+        step=cat["step"].long(),
+        goals=goals,
+    )
+
+
+def save_transitions(data: Transitions, path: Path, source: str) -> None:
+    tensors = {k: v.contiguous() for k, v in data._asdict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), {"source": source})
+    tmp.replace(path)
+
+
+def transitions_source(path: Path) -> str | None:
+    """What a transitions file was filtered from (checkpoint hash, data, policies)."""
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get("source")
+    except (OSError, SafetensorError):
+        return None
+
+
+def load_transitions(path: Path) -> Transitions:
+    tensors = load_file(str(path))
+    missing = [k for k in Transitions._fields if k not in tensors]
+    if missing:
+        raise ValueError(f"{path}: missing tensor(s) {', '.join(missing)}")
+    return Transitions(**{k: tensors[k] for k in Transitions._fields})
+
+
+def returns_to_go(data: Transitions, gamma: float) -> Tensor:
+    """Discounted sum of recorded rewards from each transition to its episode's end."""
+    out = torch.zeros_like(data.reward)
+    order = np.lexsort((-data.step.numpy(), data.episode.numpy()))
+    running, last_episode = 0.0, None
+    for i in order.tolist():
+        episode = int(data.episode[i])
+        if episode != last_episode:
+            running, last_episode = 0.0, episode
+        running = float(data.reward[i]) + gamma * running * float(data.not_terminal[i])
+        out[i] = running
+    return out
+
+
+@torch.no_grad()
+def validate_value(wm: WorldModel, data: Transitions, returns: Tensor) -> dict[str, float]:
+    """Held-out figures: TD error of the Q heads (return units), spread, V vs returns-to-go."""
+    value, cfg = wm.offline_value, wm.cfg.value
+    goals = data.goals[data.goal_index]
+    q = value.q(data.feature, data.action, goals) * cfg.value_scale
+    v = value.value(data.feature, goals)
+    v_next = value.value(data.next_feature, goals)
+    td = data.reward + cfg.gamma * data.not_terminal * v_next
+    vc = v - v.mean()
+    rc = returns - returns.mean()
+    corr = float((vc * rc).sum() / (vc.norm() * rc.norm()).clamp(min=1e-9))
+    return {
+        "td_rmse": float((q - td).square().mean().sqrt()),
+        "q_spread": float(q.std(dim=0).mean()),
+        "v_mean": float(v.mean()),
+        "return_to_go_mean": float(returns.mean()),
+        "v_return_corr": corr,
+    }
+
+
+def train_value(
+    ckpt: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    run: ValueRunConfig,
+    embedder: Embedder,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Fit the offline value of checkpoint `ckpt` on `data_dir`; returns the run report."""
+    from tqdm import tqdm
+
+    run.validate()
+    cfg, value_cfg = run.train, run.value
+    out = Path(out_dir)
+    state_dir = out / "train_state" / "value"
+    if resume and not (state_dir / "state.safetensors").is_file():
+        raise FileNotFoundError(f"{state_dir}: no training state to resume from")
+    if not resume and (state_dir / "state.safetensors").is_file():
+        raise FileExistsError(f"{out}: holds a value run already; pass resume or another out")
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(run, out / "value_config.yaml")
+    torch.manual_seed(cfg.seed)
+    wm = with_offline_value(load_checkpoint(ckpt), value_cfg)
+    wm.requires_grad_(False)
+    value = wm.offline_value
+    value.q.requires_grad_(True)
+    value.v.requires_grad_(True)
+    source = f"{checkpoint_hash(ckpt)} {Path(data_dir).resolve()} {cfg.policies}"
+    dataset = EpisodeDataset(data_dir)
+    train_eps, val_eps = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.split_seed)
+    if cfg.policies:
+        keep = set(cfg.policies)
+        train_eps = [i for i in train_eps if dataset.episodes[i].policy in keep]
+        val_eps = [i for i in val_eps if dataset.episodes[i].policy in keep]
+    cached = out / TRANSITIONS_FILE
+    started = time.perf_counter()
+    if cached.is_file() and transitions_source(cached) == source:
+        data = load_transitions(cached)  # same checkpoint, data and policies: no refiltering
+    else:
+        data = filter_transitions(
+            wm, dataset, train_eps + val_eps, embedder, cfg.filter_batch, progress
+        )
+        save_transitions(data, cached, source)
+    filter_s = time.perf_counter() - started
+    val_set = set(val_eps)
+    is_val = torch.tensor([int(e) in val_set for e in data.episode.tolist()])
+    train, val = data.select(torch.nonzero(~is_val)[:, 0]), data.select(torch.nonzero(is_val)[:, 0])
+    if len(train.reward) == 0:
+        raise ValueError(f"{data_dir}: no training transitions (policies {cfg.policies or 'all'})")
+    val_returns = returns_to_go(val, value_cfg.gamma)
+    params = [p for p in value.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    step, curve, wall = 0, [], 0.0
+    if resume:
+        progress_state = load_state(state_dir, {"value": value}, {"value": opt}, {"batch": rng})
+        step, wall = int(progress_state["step"]), float(progress_state["wall_s"])
+    curves = out / "curves"
+    curves.mkdir(exist_ok=True)
+    log_path = curves / "value.csv"
+    new_log = not log_path.is_file() or not resume
+    log = log_path.open("w" if new_log else "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "q", "v", "q_mean", "v_mean", "q_spread", "val_td_rmse",
+                         "val_v_return_corr"])  # fmt: skip
+    t0 = time.perf_counter() - wall
+    bar = tqdm(total=cfg.steps, initial=step, desc="value: IQL", disable=not progress)
+    figures: dict[str, float] = {}
+    try:
+        while step < cfg.steps:
+            value.train()
+            rows = torch.from_numpy(rng.integers(0, len(train.reward), cfg.batch_size))
+            batch = train.select(rows)
+            loss, terms = value.loss(
+                batch.feature, batch.action, batch.reward, batch.next_feature,
+                batch.goals[batch.goal_index], batch.not_terminal,
+            )  # fmt: skip
+            clip_step(loss, opt, params, cfg.grad_clip)
+            value.update_target()
+            step += 1
+            bar.update(1)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                value.eval()
+                figures = validate_value(wm, val, val_returns) if len(val.reward) else {}
+                row = {k: round(float(v), 5) for k, v in terms.items()}
+                writer.writerow([step, row["q"], row["v"], row["q_mean"], row["v_mean"],
+                                 row["q_spread"], figures.get("td_rmse", ""),
+                                 figures.get("v_return_corr", "")])  # fmt: skip
+                log.flush()
+                curve.append({"step": step, **row, **{f"val_{k}": v for k, v in figures.items()}})
+                bar.set_postfix_str(f"q {row['q']:.4f} v {row['v']:.4f}")
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                save_state(
+                    state_dir, {"value": value}, {"value": opt}, {"batch": rng},
+                    {"step": step, "wall_s": time.perf_counter() - t0},
+                )  # fmt: skip
+    finally:
+        bar.close()
+        log.close()
+    wall = time.perf_counter() - t0
+    if not figures and len(val.reward):  # a resumed run that had no step left to take
+        value.eval()
+        figures = validate_value(wm, val, val_returns)
+    meta = read_meta(ckpt)
+    meta["value"] = {
+        "steps": step,
+        "wall_s": round(wall, 1),
+        "filter_s": round(filter_s, 1),
+        "data": str(Path(data_dir).resolve()),
+        "policies": cfg.policies or "all",
+        "train_transitions": len(train.reward),
+        "val_transitions": len(val.reward),
+        "started_from": str(ckpt),
+        "val": figures,
+        "config": dataclasses.asdict(cfg),
+    }
+    model_dir = out / "model"
+    save_checkpoint(wm, model_dir, extra=meta)
+    for extra in Path(ckpt).glob("dynamics_*.safetensors"):
+        (model_dir / extra.name).write_bytes(extra.read_bytes())
+    return {"model": str(model_dir), **meta["value"], "curve": curve}
