@@ -30,7 +30,8 @@ from torch import Tensor
 
 from vla_wm_ros.config.loader import ConfigError, save_yaml
 from vla_wm_ros.config.model import ValueConfig
-from vla_wm_ros.data.loader import Embedder, episode_arrays, split_episodes
+from vla_wm_ros.data.alignment import step_arrays
+from vla_wm_ros.data.loader import Embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.checkpoint import (
     checkpoint_hash,
@@ -141,10 +142,9 @@ def filter_transitions(
     for length, group in by_length.items():
         for start in range(0, len(group), batch):
             chunk = group[start : start + batch]
-            arrays = [
-                episode_arrays(dataset.episode(m.index), goal_rows[m.instruction], 0) for m in chunk
-            ]
+            arrays = [step_arrays(dataset.episode(m.index)) for m in chunk]
             stacked = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in arrays[0]}
+            stacked["goal"] = torch.from_numpy(np.stack([goal_rows[m.instruction] for m in chunk]))
             feature = wm.feature(wm.observe(stacked, sample=False).posterior)  # (B, T, F)
             n = len(chunk)
             rows = {
