@@ -19,6 +19,7 @@ from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
 from vla_wm_ros.language.grounding import Grounder, GrounderConfig
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -42,7 +43,7 @@ PARAMETERS = [
 ]
 
 
-class InstructionParser(Node):
+class InstructionParser(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
@@ -59,6 +60,7 @@ class InstructionParser(Node):
             SetGoal,
             "~/set_goal",
             self._on_set_goal,
+            qos_profile=qos.SERVICE,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
@@ -103,6 +105,7 @@ class InstructionParser(Node):
             "accepted": self._accepted,
             "goal_id": self._current.goal_id if self._current else "-",
             "task": self._current.task if self._current else "-",
+            "request_queue_depth": qos.SERVICE.depth,
             **self._rejections.report(),
         }
         if self._current is None:

@@ -46,6 +46,7 @@ from vla_wm_ros.control.control_policy import MODES
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -142,7 +143,7 @@ def _seconds(stamp) -> float:
     return Time.from_msg(stamp).nanoseconds / 1e9
 
 
-class PlannerNode(Node):
+class PlannerNode(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("planner", **kwargs)
         p = self.p = declare_parameters(self, PARAMETERS)

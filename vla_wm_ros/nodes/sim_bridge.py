@@ -26,6 +26,7 @@ from std_msgs.msg import Float64MultiArray
 from vla_wm_interfaces.msg import EpisodeStatus
 from vla_wm_interfaces.srv import ResetEpisode
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
 from vla_wm_ros.ros.image_conversion import ENCODINGS, rgb_to_image
 from vla_wm_ros.ros.node_main import run_node
@@ -81,7 +82,7 @@ def pinhole_intrinsics(fovy_deg: float, width: int, height: int) -> tuple[float,
     return fy, fy, (width - 1) / 2, (height - 1) / 2
 
 
-class SimBridge(Node):
+class SimBridge(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_bridge", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
@@ -95,7 +96,7 @@ class SimBridge(Node):
         self._clock_pub = self.create_publisher(ClockMsg, "/clock", qos.STATUS)
         self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", qos.STATUS)
         self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
-        self.create_service(ResetEpisode, "~/reset", self._on_reset)
+        self.create_service(ResetEpisode, "~/reset", self._on_reset, qos_profile=qos.SERVICE)
 
         self._env: MetaWorldEnv | None = None
         self._fovy = 45.0

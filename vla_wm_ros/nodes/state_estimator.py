@@ -16,6 +16,7 @@ from vla_wm_interfaces.msg import Embedding, Goal, LatentState
 from vla_wm_ros.control.belief_tracker import BeliefTracker, Estimate
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -45,7 +46,7 @@ PARAMETERS = [
 ]
 
 
-class StateEstimator(Node):
+class StateEstimator(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("state_estimator", **kwargs)
         p = self.p = declare_parameters(self, PARAMETERS)

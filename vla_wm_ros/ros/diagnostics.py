@@ -3,7 +3,8 @@
 Each node registers one function that reports its health as (level, message, values);
 the helper publishes it as a diagnostic_msgs/DiagnosticArray on /diagnostics at a fixed
 period on the steady clock, and immediately when `publish_now()` is called (e.g. the
-moment the watchdog trips), the way diagnostic_updater's `force_update` does.
+moment the watchdog trips), the way diagnostic_updater's `force_update` does. Failed
+callbacks (ros/callback_guard) are added to every node's report.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class Diagnostics:
 
     def publish_now(self) -> None:
         level, message, values = self._report()
+        failures = getattr(self._node, "callback_failures", None)  # ros/callback_guard
+        if failures is not None:
+            values = {**values, **failures.report()}
+            if failures.count and level == OK:
+                level, message = WARN, f"{message}; {failures.last_reason}"
         status = DiagnosticStatus(
             level=level,
             name=self._name,

@@ -102,8 +102,8 @@ class GraphClient:
         self.node = Node("vla_wm_client", context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
-        self._set_goal = self.node.create_client(SetGoal, SET_GOAL)
-        self._reset = self.node.create_client(ResetEpisode, RESET)
+        self._set_goal = self.node.create_client(SetGoal, SET_GOAL, qos_profile=qos.SERVICE)
+        self._reset = self.node.create_client(ResetEpisode, RESET, qos_profile=qos.SERVICE)
         self._record: EpisodeRecord | None = None
         self._record_frames = record_frames
         self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.STATUS)
