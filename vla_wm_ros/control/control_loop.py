@@ -26,6 +26,7 @@ from vla_wm_ros.control.control_policy import (
     safe_result,
 )
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
+from vla_wm_ros.control.input_checks import as_model_values
 from vla_wm_ros.control.loop_stats import LoopStats
 from vla_wm_ros.control.model_runtime import ModelRuntime
 
@@ -146,15 +147,16 @@ class ControlLoop:
     def set_belief(self, belief: Belief) -> str | None:
         """Take a belief; None when accepted, else why it was refused."""
         m = self.model
-        if (
-            len(belief.deter) != m.deter_dim
-            or len(belief.stoch) != m.stoch_dim
-            or not (np.all(np.isfinite(belief.deter)) and np.all(np.isfinite(belief.stoch)))
-        ):
+        deter, deter_problem = as_model_values(belief.deter, "deter value(s)")
+        stoch, stoch_problem = as_model_values(belief.stoch, "stoch value(s)")
+        if len(deter) != m.deter_dim or len(stoch) != m.stoch_dim:
             return (
-                f"deter {len(belief.deter)} / stoch {len(belief.stoch)} values, expected "
-                f"{m.deter_dim} / {m.stoch_dim} finite"
+                f"deter {len(deter)} / stoch {len(stoch)} values, expected "
+                f"{m.deter_dim} / {m.stoch_dim}"
             )
+        if deter_problem or stoch_problem:
+            return deter_problem or stoch_problem
+        belief.deter, belief.stoch = deter, stoch
         self._belief = belief
         self._beliefs += 1
         return None

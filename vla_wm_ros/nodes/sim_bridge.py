@@ -140,6 +140,8 @@ class SimBridge(GuardedCallbacks, Node):
         except (ValueError, KeyError) as exc:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self._seed, self._step, self._done = seed, 0, False
+        # A reset takes a step of simulated time: stamps stay increasing and never zero.
+        self._sim_time_ns += round(self._dt() * 1e9)
         self._action = np.zeros(self._env.action_dim)
         self._action_time = -float("inf")
         self._publish(obs, reward=0.0, success=False)

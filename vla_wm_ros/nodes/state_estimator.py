@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Embedding, Goal, LatentState
 from vla_wm_ros.control.belief_tracker import BeliefTracker, Estimate
+from vla_wm_ros.control.input_checks import StreamLimits
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
@@ -42,6 +44,34 @@ PARAMETERS = [
         low=0,
         high=1000,
     ),
+    Param(
+        "max_joint_age",
+        0.5,
+        "seconds since the last joint_states after which the belief is withheld",
+        low=0.001,
+        high=60.0,
+    ),
+    Param(
+        "max_action_age",
+        1.0,
+        "seconds since the last executed action after which the belief is withheld",
+        low=0.001,
+        high=60.0,
+    ),
+    Param(
+        "max_frame_age",
+        1.0,
+        "a frame stamped this many seconds behind the node clock is rejected",
+        low=0.001,
+        high=3600.0,
+    ),
+    Param(
+        "max_stamp_lead",
+        0.2,
+        "a frame stamped this many seconds ahead of the node clock is rejected",
+        low=0.0,
+        high=60.0,
+    ),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
 ]
 
@@ -52,8 +82,16 @@ class StateEstimator(GuardedCallbacks, Node):
         p = self.p = declare_parameters(self, PARAMETERS)
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._rejections = Rejections(self.get_logger())
+        limits = StreamLimits(p.max_joint_age, p.max_action_age, p.max_frame_age, p.max_stamp_lead)
+        clock = self.get_clock()
         self._tracker = BeliefTracker(
-            model, p.proprio_joints, p.frame_timeout, p.max_predicted_steps, self._rejections.reject
+            model,
+            p.proprio_joints,
+            p.frame_timeout,
+            p.max_predicted_steps,
+            self._rejections.reject,
+            limits,
+            lambda: clock.now().nanoseconds / 1e9,
         )
         self._pub = self.create_publisher(LatentState, "~/latent", qos.STATE)
         self.create_subscription(Embedding, "embedding", self._on_embedding, qos.SENSOR)
@@ -74,7 +112,8 @@ class StateEstimator(GuardedCallbacks, Node):
         self._tracker.set_action(list(msg.data))
 
     def _on_embedding(self, msg: Embedding) -> None:
-        self._publish(self._tracker.add_frame(msg.encoder_id, msg.data, msg.header.stamp))
+        seconds = Time.from_msg(msg.header.stamp).nanoseconds / 1e9
+        self._publish(self._tracker.add_frame(msg.encoder_id, msg.data, msg.header.stamp, seconds))
 
     def _on_goal(self, msg: Goal) -> None:
         if msg.goal_id == self._tracker.goal_id:

@@ -21,6 +21,7 @@ from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
 from vla_wm_interfaces.srv import ResetEpisode, SetGoal
+from vla_wm_ros.language.text_check import rejection_reason
 from vla_wm_ros.ros import qos
 from vla_wm_ros.ros.graph import GOAL, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
@@ -142,6 +143,15 @@ class GraphClient:
     # -- services --------------------------------------------------------------------------
 
     def set_goal(self, instruction: str, timeout: float = 30.0) -> SetGoal.Response:
+        """The parser's answer; an instruction that is not plain text is refused here.
+
+        A ROS string ends at the first NUL: "open the door\\x00..." would reach the
+        parser as the fragment "open the door" and be accepted, so the text is checked
+        (language/text_check, the parser's own rules) before it is sent.
+        """
+        problem = rejection_reason(instruction)
+        if problem is not None:
+            return SetGoal.Response(accepted=False, message=f"refused before sending: {problem}")
         return self._call(self._set_goal, SetGoal.Request(instruction=instruction), timeout)
 
     def reset(self, task: str, seed: int, timeout: float = 30.0) -> ResetEpisode.Response:
