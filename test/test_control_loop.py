@@ -282,3 +282,31 @@ def test_late_frames_are_predicted_then_the_belief_is_withheld(model):
     assert tracker.health()[:2] == ("error", "no frames: belief withheld")
     assert tracker.set_goal("g2") is None  # the last frame is too old to restart from
     assert tracker.health()[1] == "waiting for the first frame"
+
+
+class Shrinking(Scripted):
+    """A planner cut short by its deadline: `iterations` done (0: it fell back)."""
+
+    def __init__(self, action, iterations: int) -> None:
+        super().__init__(action, "deadline")
+        self.iterations = iterations
+
+    def act(self, state, goal, deadline) -> Decision:
+        decision = super().act(state, goal, deadline)
+        decision.iterations = self.iterations
+        decision.reason = f"deadline: stopped after {self.iterations} of 4 iterations"
+        return decision
+
+
+@pytest.mark.parametrize(("iterations", "message"), [(1, "shrunk to"), (0, "fell back")])
+def test_a_plan_cut_to_the_tick_is_counted_and_said_on_diagnostics(model, iterations, message):
+    loop = _loop(model, Shrinking(np.full(model.action_dim, 0.2), iterations))
+    loop.set_goal("g1", _goal(model))
+    for seed in range(3):
+        loop.set_belief(_belief(model, seed=seed))
+        loop.finish(loop.tick(), 0.01)
+    level, text, values = loop.health()
+    assert level == "warn" and message in text and "stopped after" in text
+    shrunk, fell = (3, 0) if iterations else (0, 3)
+    assert (values["plans_shrunk"], values["plans_fallen_back"]) == (shrunk, fell)
+    assert values["ticks"] == 3

@@ -120,11 +120,16 @@ def run(args: argparse.Namespace) -> int:
     times = record.plan_times_ms()
     outcome = "SUCCESS" if record.success else ("TIMEOUT" if record.timed_out else "FAILURE")
     print(f"{outcome}: {record.task}, episode length {record.length} steps")
+    print(
+        f"control loop: {record.ticks()} ticks for this goal over {record.length} steps, "
+        f"{len(times)} of them planned"
+    )
     if times:
         lat = latency_summary(times, deadline_ms=period_ms)
         print(
-            f"control loop latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
-            f"({lat['deadline_misses']} of {lat['n']} ticks over the {period_ms:.0f} ms period)"
+            f"planned-tick latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
+            f"({lat['deadline_misses']} of {lat['n']} planned ticks over the "
+            f"{period_ms:.0f} ms period)"
         )
     else:
         print("the planner never planned for this goal")

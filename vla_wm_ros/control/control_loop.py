@@ -132,6 +132,10 @@ class ControlLoop:
         self._beliefs = 0
         self._acted_on = 0
         self.last: Tick | None = None
+        # Ticks that planned with less work than configured (fewer iterations: the
+        # planner shrank to the time it had) and ticks that fell back to the actor.
+        self.plans_shrunk = 0
+        self.plans_fallen_back = 0
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -218,6 +222,11 @@ class ControlLoop:
         self.stats.record(tick.start, latency)
         previous, self.last = self.last, tick
         status = tick.decision.status
+        if status == "deadline":
+            if tick.decision.iterations > 0:
+                self.plans_shrunk += 1
+            else:
+                self.plans_fallen_back += 1
         return status not in PLANNED and (previous is None or previous.decision.status != status)
 
     # -- health ----------------------------------------------------------------------------
@@ -236,6 +245,8 @@ class ControlLoop:
             "latent_age_ms": age * 1e3 if age is not None else -1.0,
             "goal_id": last.goal_id if last and last.goal_id else "-",
             "abandoned_plans": getattr(self.policy, "abandoned", 0),
+            "plans_shrunk": self.plans_shrunk,
+            "plans_fallen_back": self.plans_fallen_back,
         }
         if decision is None:
             return "warn", "no tick yet", values
@@ -243,6 +254,9 @@ class ControlLoop:
             return "ok", f"holding: {decision.reason}", values
         if decision.status not in PLANNED:
             return "error", f"safe action: {decision.reason}", values
+        if decision.status == "deadline":
+            work = "shrunk to" if decision.iterations else "fell back:"
+            return "warn", f"planning {work} the time of the tick ({decision.reason})", values
         paced = self.settings.lockstep or self.settings.trigger == "belief"  # camera sets rate
         if stats["rate_hz"] < 0.9 * stats["target_hz"] and not paced:
             return "warn", f"control rate {stats['rate_hz']:.1f} Hz", values

@@ -81,6 +81,10 @@ class EpisodeRecord:
             actual.append(status.reward)
         return steps, predicted, actual
 
+    def ticks(self) -> int:
+        """Ticks the planner sent for this goal (planned or held): one per lock-step step."""
+        return sum(p.goal_id == self.goal_id for p in self.plans)
+
     def holds(self) -> dict[str, int]:
         """Safe-action ticks for this goal, by PlanStatus status name."""
         out: dict[str, int] = {}
@@ -107,8 +111,8 @@ class GraphClient:
         self._reset = self.node.create_client(ResetEpisode, RESET, qos_profile=qos.SERVICE)
         self._record: EpisodeRecord | None = None
         self._record_frames = record_frames
-        self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.STATUS)
-        self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.STATUS)
+        self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.RECORD)
+        self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.RECORD)
         if record_frames:
             self.node.create_subscription(Image, SIM_IMAGE, self._on_image, qos.SENSOR)
         self._armed = False  # reset answered: the next step-0 status starts the record

@@ -39,6 +39,14 @@ COMMAND = QoSProfile(
 
 STATUS = COMMAND
 
+# What a client records (episode and plan status): a client starved by a loaded machine
+# must find every message queued, not the last 10 (the loop statistics must add up).
+RECORD = QoSProfile(
+    depth=1000,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+)
+
 # Service requests (and a client's replies): deep enough that a burst of calls is queued
 # and answered, not dropped by a keep-last history of rclpy's default 10.
 SERVICE = QoSProfile(
