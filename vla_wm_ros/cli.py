@@ -31,6 +31,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_robustness",
     "export",
 ]
 

@@ -26,7 +26,7 @@ from vla_wm_ros.control.control_policy import (
     safe_result,
 )
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
-from vla_wm_ros.control.input_checks import as_model_values
+from vla_wm_ros.control.input_checks import as_model_values, goal_problem
 from vla_wm_ros.control.loop_stats import LoopStats
 from vla_wm_ros.control.model_runtime import ModelRuntime
 
@@ -141,11 +141,11 @@ class ControlLoop:
 
     def set_goal(self, goal_id: str, embedding: list[float]) -> str | None:
         """Take a goal; None when accepted (or already current), else why it was refused."""
-        vector = np.asarray(embedding, dtype=np.float32)
-        if vector.size != self.model.goal_dim or not np.all(np.isfinite(vector)):
-            return f"embedding of {vector.size} values, the model takes {self.model.goal_dim}"
+        problem = goal_problem(embedding, self.model.goal_dim)
+        if problem:
+            return problem
         if goal_id != self.goal_id:
-            self.goal_id, self._goal = goal_id, vector
+            self.goal_id, self._goal = goal_id, np.asarray(embedding, dtype=np.float32)
         return None
 
     def set_belief(self, belief: Belief) -> str | None:

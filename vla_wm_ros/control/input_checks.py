@@ -59,3 +59,15 @@ class StampCheck:
             return f"stamp {stamp:.3f} s is not after the previous frame's {self.last:.3f} s"
         self.last = stamp
         return None
+
+
+def goal_problem(embedding, goal_dim: int) -> str | None:
+    """Why a goal's embedding is refused (None: `goal_dim` finite float32 values).
+
+    Checked by every node that acts on a goal: the estimator resets its belief for a new
+    goal id, so a malformed goal it took would leave the planner without a belief.
+    """
+    vector, problem = as_model_values(embedding, "embedding value(s)")
+    if vector.size != goal_dim:
+        return f"embedding of {vector.size} values, the model takes {goal_dim}"
+    return problem

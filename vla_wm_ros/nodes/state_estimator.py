@@ -15,7 +15,7 @@ from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Embedding, Goal, LatentState
 from vla_wm_ros.control.belief_tracker import BeliefTracker, Estimate
-from vla_wm_ros.control.input_checks import StreamLimits
+from vla_wm_ros.control.input_checks import StreamLimits, goal_problem
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
@@ -82,6 +82,7 @@ class StateEstimator(GuardedCallbacks, Node):
         p = self.p = declare_parameters(self, PARAMETERS)
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._rejections = Rejections(self.get_logger())
+        self._model_goal_dim = model.goal_dim
         limits = StreamLimits(p.max_joint_age, p.max_action_age, p.max_frame_age, p.max_stamp_lead)
         clock = self.get_clock()
         self._tracker = BeliefTracker(
@@ -117,6 +118,10 @@ class StateEstimator(GuardedCallbacks, Node):
 
     def _on_goal(self, msg: Goal) -> None:
         if msg.goal_id == self._tracker.goal_id:
+            return
+        problem = goal_problem(msg.embedding, self._model_goal_dim)
+        if problem:
+            self._rejections.reject("goal", problem)
             return
         self.get_logger().info(f"new goal {msg.goal_id} ({msg.task}): belief reset")
         self._publish(self._tracker.set_goal(msg.goal_id))

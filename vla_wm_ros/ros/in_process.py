@@ -93,6 +93,11 @@ class InProcessGraph:
         self.add(node)
         return node
 
+    def dead_nodes(self) -> list[str]:
+        """Nodes whose spin thread has ended while the graph runs (a crashed executor)."""
+        alive = {node for node, thread in self._threads.items() if thread.is_alive()}
+        return [name for name, node in self.nodes.items() if node not in alive]
+
     def _spin_in_thread(self, node: Node) -> None:
         def spin() -> None:
             with contextlib.suppress(ExternalShutdownException):
