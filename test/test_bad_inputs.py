@@ -46,10 +46,11 @@ def _features(model, seed=0):
 
 def _started(model, **limits):
     tracker, rejected = _tracker(model, **limits)
+    features = _features(model)
     tracker.set_joint_states([], [0.1] * model.proprio_dim)
     tracker.set_action([0.0] * model.action_dim)
     tracker.set_goal("g")
-    assert tracker.add_frame(model.encoder_id, _features(model), "s0", NOW - 0.1) is not None
+    assert tracker.add_frame(model.encoder_id, features, "s0", NOW - 0.1) is not None
     return tracker, rejected
 
 
@@ -136,8 +137,8 @@ def test_name_and_position_counts_must_agree_in_every_profile(model, joints):
 
 
 def test_stale_joint_states_withhold_the_belief_while_the_camera_runs(model):
-    tracker, rejected = _started(model, joint_age=0.3)
-    time.sleep(0.4)
+    tracker, rejected = _started(model, joint_age=1.0)
+    time.sleep(1.1)
     tracker.set_action([0.0] * model.action_dim)
     assert tracker.add_frame(model.encoder_id, _features(model, 1), "s1", NOW - 0.05) is None
     assert "joint_states stale" in rejected[-1][1]
@@ -151,8 +152,8 @@ def test_stale_joint_states_withhold_the_belief_while_the_camera_runs(model):
 
 
 def test_a_stale_executed_action_withholds_the_belief(model):
-    tracker, rejected = _started(model, action_age=0.3)
-    time.sleep(0.4)
+    tracker, rejected = _started(model, action_age=1.0)
+    time.sleep(1.1)
     tracker.set_joint_states([], [0.2] * model.proprio_dim)
     assert tracker.add_frame(model.encoder_id, _features(model, 1), "s1", NOW - 0.05) is None
     assert "executed_action stale" in rejected[-1][1]
