@@ -120,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
     times = record.plan_times_ms()
     outcome = "SUCCESS" if record.success else ("TIMEOUT" if record.timed_out else "FAILURE")
     print(f"{outcome}: {record.task}, episode length {record.length} steps")
+    ticks = record.ticks()
     print(
-        f"control loop: {record.ticks()} ticks for this goal over {record.length} steps, "
-        f"{len(times)} of them planned"
+        f"control loop: {ticks['total']} ticks over {record.length} steps: {ticks['planned']} "
+        f"planned, {ticks['held']} safe actions, {ticks['before_goal']} before the goal arrived"
     )
     if times:
         lat = latency_summary(times, deadline_ms=period_ms)

@@ -19,6 +19,7 @@ import time
 import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -140,6 +141,7 @@ class SimBridge(GuardedCallbacks, Node):
         except (ValueError, KeyError) as exc:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self._seed, self._step, self._done = seed, 0, False
+        self._reset_wall_ns = time.time_ns()  # the clock DDS source timestamps are on
         # A reset takes a step of simulated time: stamps stay increasing and never zero.
         self._sim_time_ns += round(self._dt() * 1e9)
         self._action = np.zeros(self._env.action_dim)
@@ -201,7 +203,12 @@ class SimBridge(GuardedCallbacks, Node):
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_action(self, msg: Float64MultiArray) -> None:
+    def _on_action(self, msg: Float64MultiArray, info: MessageInfo) -> None:
+        if info["source_timestamp"] < self._reset_wall_ns:
+            # Sent for the previous episode and still queued (a busy machine): stepping
+            # the new one with it would take steps no tick of this episode chose.
+            self._rejections.reject("action", "sent before the last reset")
+            return
         action = np.asarray(msg.data, dtype=np.float64)
         if action.shape != (self._env.action_dim,):
             self._rejections.reject(

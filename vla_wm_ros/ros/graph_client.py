@@ -81,9 +81,18 @@ class EpisodeRecord:
             actual.append(status.reward)
         return steps, predicted, actual
 
-    def ticks(self) -> int:
-        """Ticks the planner sent for this goal (planned or held): one per lock-step step."""
-        return sum(p.goal_id == self.goal_id for p in self.plans)
+    def ticks(self) -> dict[str, int]:
+        """The planner's ticks since the reset, each one command (one lock-step step):
+        planned for this goal, held for it (safe action), and sent before the goal
+        reached the planner (the reset's first steps, held for want of a goal)."""
+        mine = [p for p in self.plans if p.goal_id == self.goal_id]
+        planned = sum(p.status in PLANNED for p in mine)
+        return {
+            "total": len(self.plans),
+            "planned": planned,
+            "held": len(mine) - planned,
+            "before_goal": len(self.plans) - len(mine),
+        }
 
     def holds(self) -> dict[str, int]:
         """Safe-action ticks for this goal, by PlanStatus status name."""
