@@ -15,7 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vla_wm_ros.data.bags import BagTopics, export_episode, import_bag
+from vla_wm_ros.data.bag_config import BagImportConfig, BagTopics
+from vla_wm_ros.data.bag_reader import read_bag
+from vla_wm_ros.data.bag_writer import export_episode
 from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.data.loader import SequenceLoader, episode_arrays
@@ -115,30 +117,32 @@ def test_loader_windows_are_stored_frames_with_encoder_goals(dataset, encoder):
 
 
 def test_bag_topics_come_from_configuration(dataset, tmp_path):
-    episode = EpisodeDataset(dataset).episode(2)
+    data = EpisodeDataset(dataset)
+    episode = data.episode(2)
     topics = BagTopics(
         image="/wrist/rgb", joint_states="/arm/joints", action="/cmd", instruction="/say"
     )
-    path = export_episode(episode, tmp_path / "robot.mcap", topics)
-    back = import_bag(path, topics, task=episode.task)
+    path = export_episode(episode, tmp_path / "robot", data.spec, topics)
+    back = read_bag(path, BagImportConfig(topics=topics)).episode
     assert np.array_equal(back.images, episode.images)
     assert np.array_equal(back.state, episode.state) and np.array_equal(back.action, episode.action)
     assert back.instruction == episode.instruction
     with pytest.raises(DatasetError, match=r"/camera/image_raw.*/wrist/rgb"):
-        import_bag(path)  # default topics: the error lists what the bag holds
+        read_bag(path)  # default topics: the error lists what the bag holds
 
-    bare = BagTopics("/wrist/rgb", "/arm/joints", "/cmd", instruction="", reward="", success="")
-    path = export_episode(episode, tmp_path / "bare.mcap", bare)
-    back = import_bag(path, bare, instruction="press the button")
+    bare = BagTopics("/wrist/rgb", "", "/arm/joints", "/cmd", instruction="", reward="", success="")
+    path = export_episode(episode, tmp_path / "bare", data.spec, bare, storage="sqlite3")
+    single = next(path.glob("*.db3"))  # the storage file alone, no metadata.yaml
+    back = read_bag(single, BagImportConfig(topics=bare, instruction="press the button")).episode
     assert np.array_equal(back.action, episode.action) and not back.reward.any()
     assert back.instruction == "press the button"
-    with pytest.raises(DatasetError, match=r"bare\.mcap: no instruction"):
-        import_bag(path, bare)
+    with pytest.raises(DatasetError, match=r"bare\.db3: no instruction"):
+        read_bag(single, BagImportConfig(topics=bare))
 
 
 def test_bag_cli_round_trip_and_bad_bag_leaves_no_dataset(dataset, tmp_path):
-    bag = tmp_path / "ep.mcap"
-    done = _cli("bag", "export", "--data", str(dataset), "--episode", "1", "--out", str(bag))
+    bag = tmp_path / "ep"
+    done = _cli("bag", "export", "--data", str(dataset), "--episodes", "1", "--out", str(bag))
     assert done.returncode == 0, done.stderr
     out = tmp_path / "imported"
     done = _cli("bag", "import", str(bag), "--out", str(out), "--task", "button-press-topdown")
@@ -147,11 +151,13 @@ def test_bag_cli_round_trip_and_bad_bag_leaves_no_dataset(dataset, tmp_path):
     for field in ("images", "state", "action", "reward", "success"):
         assert np.array_equal(getattr(stored, field), getattr(back, field)), field
 
-    broken = tmp_path / "broken.mcap"
-    broken.write_bytes(bag.read_bytes()[: bag.stat().st_size // 3])
+    broken = tmp_path / "broken"
+    shutil.copytree(bag, broken)
+    storage = next(broken.glob("*.mcap"))
+    storage.write_bytes(storage.read_bytes()[: storage.stat().st_size // 3])
     target = tmp_path / "never"
     done = _cli("bag", "import", str(bag), str(broken), "--out", str(target))
-    assert done.returncode == 2 and "broken.mcap" in done.stderr
+    assert done.returncode == 2 and "broken" in done.stderr
     assert not target.exists() and not list(tmp_path.glob(".never*"))
 
 

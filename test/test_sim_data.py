@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_wm_ros.data.bags import export_episode, import_bag
+from vla_wm_ros.data.bag_reader import read_bag
+from vla_wm_ros.data.bag_writer import export_episode
 from vla_wm_ros.data.collect import Job, collect, rollout
 from vla_wm_ros.data.layout import DatasetError, DatasetExistsError
 from vla_wm_ros.data.loader import SequenceLoader
@@ -121,21 +122,24 @@ def _fake_embed(texts):
     return np.ones((len(texts), 4), dtype=np.float32)
 
 
-def test_mcap_export_import_gives_identical_arrays(dataset, tmp_path):
-    episode = EpisodeDataset(dataset).episode(0)
-    path = export_episode(episode, tmp_path / "ep.mcap")
-    back = import_bag(path, task=episode.task)
-    for field in ("images", "state", "action", "reward", "success"):
+def test_bag_export_import_gives_identical_arrays(dataset, tmp_path):
+    data = EpisodeDataset(dataset)
+    episode = data.episode(0)
+    path = export_episode(episode, tmp_path / "ep", data.spec)
+    back = read_bag(path).episode
+    for field in ("images", "state", "action", "reward", "success", "timestamp"):
         assert np.array_equal(getattr(episode, field), getattr(back, field)), field
-    assert back.instruction == episode.instruction
+    assert (back.instruction, back.task) == (episode.instruction, episode.task)
 
 
 def test_truncated_bag_is_named_in_the_error(dataset, tmp_path):
-    path = export_episode(EpisodeDataset(dataset).episode(0), tmp_path / "ep.mcap")
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DatasetError, match=r"ep\.mcap"):
-        import_bag(path)
+    data = EpisodeDataset(dataset)
+    path = export_episode(data.episode(0), tmp_path / "ep", data.spec)
+    storage = next(path.glob("*.mcap"))
+    raw = storage.read_bytes()
+    storage.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DatasetError, match=r"ep: cannot read this rosbag2 folder \(mcap\) bag"):
+        read_bag(path)
 
 
 def test_corrupt_data_file_is_named_in_the_error(dataset, tmp_path):

@@ -77,6 +77,9 @@ def test_tiny_pipeline_end_to_end(tiny_run, sim_data, embedder):
         assert read_curve(tiny_run, stage), f"no curve for {stage}"
     wm = load_checkpoint(tiny_run / MODEL_DIR)
     assert wm.cfg.goal_dim == 384 and wm.cfg.encoder.image_size == 64
+    # The checkpoint records the encoder that defined its goal space.
+    recorded = yaml.safe_load((tiny_run / MODEL_DIR / "meta.yaml").read_text())["goal_encoder"]
+    assert recorded == {"name": recorded["name"], "id": embedder.__self__.id, "dim": 384}
     for kind in ("deterministic", "stochastic", "flow"):
         assert load_file(str(tiny_run / MODEL_DIR / f"dynamics_{kind}.safetensors"))
     assert any((tiny_run / "tensorboard").iterdir())
@@ -88,6 +91,18 @@ def test_tiny_pipeline_end_to_end(tiny_run, sim_data, embedder):
     assert np.isfinite(bc).all()
     with pytest.raises(TrainError, match="--resume"):
         train(sim_data, tiny_run, load_train_preset("tiny"), progress=False, embedder=embedder)
+
+
+def test_resuming_with_another_goal_encoder_is_refused(tiny_run, sim_data, embedder, tmp_path):
+    import shutil
+
+    other = tmp_path / "run"
+    shutil.copytree(tiny_run, other)
+    run = yaml.safe_load((other / "run.yaml").read_text())
+    run["goal_encoder"] = {"name": "another-encoder", "id": "0123456789abcdef", "dim": 384}
+    (other / "run.yaml").write_text(yaml.safe_dump(run))
+    with pytest.raises(TrainError, match=r"0123456789abcdef.*would mix two goal spaces"):
+        train(sim_data, other, load_train_preset("tiny"), resume=True, embedder=embedder)
 
 
 def _cli(*args: str) -> list[str]:

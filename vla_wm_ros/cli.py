@@ -21,7 +21,10 @@ COMMANDS: list[str] = [
     "collect",
     "bag_export",
     "bag_import",
+    "bag_info",
+    "data_import",
     "ground",
+    "eval_grounding",
     "train",
     "dagger",
     "average",
@@ -32,6 +35,7 @@ COMMANDS: list[str] = [
     "bench_render",
     "bench_control_loop",
     "bench_robustness",
+    "bench_grounding",
     "export",
 ]
 

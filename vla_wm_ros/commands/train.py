@@ -1,4 +1,5 @@
-"""`vla-wm train`: the training stages over a dataset made by `vla-wm collect`."""
+"""`vla-wm train`: the training stages over a dataset (collected, imported from bags, or
+any LeRobot dataset with square frames)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ HELP = "train the world model, latent dynamics and actor-critic in stages (resum
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", help="training preset: tiny, default")
     parser.add_argument("--config", help="training config YAML (instead of --preset)")
-    parser.add_argument("--data", required=True, help="dataset directory (vla-wm collect)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="dataset directory (vla-wm collect, bag import, data import; or LeRobot v3/v2.1)",
+    )
     parser.add_argument("--out", required=True, help="run directory (model/, curves/, ...)")
     parser.add_argument(
         "--stages",

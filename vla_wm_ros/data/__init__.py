@@ -1,4 +1,4 @@
-"""Episodes on disk (LeRobotDataset v3-style), collection, the sequence loader, ROS 2 bags.
+"""Episodes on disk (LeRobotDataset v3), collection, the sequence loader, rosbag2 bags.
 
 See docs/DATASET.md for the format, field by field.
 """

@@ -31,3 +31,19 @@ def decode_png(data: bytes, out: np.ndarray | None = None) -> np.ndarray:
         raise ValueError(f"image is {image.shape}, expected {out.shape}")
     np.copyto(out, image[..., ::-1])
     return out
+
+
+def square_resize(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, float]]:
+    """Centre-crop (H, W, 3) to a square and resize it to size x size (0: no resize).
+
+    Returns the image and (x0, y0, scale), what camera intrinsics need to follow it:
+    a pixel (u, v) of the input lands at ((u - x0) * scale, (v - y0) * scale).
+    """
+    h, w = image.shape[:2]
+    if size == 0 or (h == w == size):
+        return image, (0, 0, 1.0)
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    crop = image[y0 : y0 + side, x0 : x0 + side]
+    interp = cv2.INTER_AREA if size < side else cv2.INTER_LINEAR
+    return cv2.resize(crop, (size, size), interpolation=interp), (x0, y0, size / side)

@@ -1,7 +1,8 @@
 """What every episode of a dataset shares: rate, image size, state/action names and bounds.
 
 It is written into meta/info.json as LeRobot `features` plus a "vla_wm" block, and read
-back from there; appending refuses episodes that do not match it.
+back from there (or from `features` alone, for datasets other tools wrote); appending
+refuses episodes that do not match it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from vla_wm_ros.data import layout as L
+from vla_wm_ros.data.features import action_bounds, pick_camera, vector_names
 from vla_wm_ros.data.layout import DatasetError
 
 
@@ -24,7 +26,7 @@ class DatasetSpec:
     action_high: list[float]
     environment_state_dim: int = 0  # 0: no observation.environment_state column
     robot_type: str = "unknown"
-    source: str = ""  # what produced the data: "metaworld", "mcap", ...
+    source: str = ""  # what produced the data: "metaworld", "rosbag2", "lerobot"
     camera: str = ""
     extra: dict = field(default_factory=dict)  # free-form provenance (kept in info.json)
 
@@ -123,23 +125,37 @@ class DatasetSpec:
         }
 
     @classmethod
-    def from_info(cls, info: dict, where: str) -> DatasetSpec:
-        """Read back from a parsed meta/info.json; `where` names the file in errors."""
+    def from_info(
+        cls, info: dict, where: str, stats: dict | None = None, camera: str | None = None
+    ) -> DatasetSpec:
+        """Read back from a parsed meta/info.json; `where` names the file in errors.
+
+        Our "vla_wm" block is optional: without it (a dataset written by LeRobot) names
+        come from `features`, action bounds from `stats` (meta/stats.json), and the camera
+        is `camera`, else observation.image, else the first image or video feature.
+        """
         try:
             feats = info["features"]
-            block = info["vla_wm"]
+            block = info.get("vla_wm") or {}
+            cam = pick_camera(feats, camera or block.get("image_key"), where)
             env_state = feats.get(L.ENV_STATE)
+            action_names = vector_names(feats, L.ACTION, where)
+            if "action_low" in block:
+                low = [float(v) for v in block["action_low"]]
+                high = [float(v) for v in block["action_high"]]
+            else:
+                low, high = action_bounds(stats, len(action_names))
             spec = cls(
                 fps=float(info["fps"]),
-                image_shape=tuple(int(v) for v in feats[L.IMAGE]["shape"]),
-                state_names=list(feats[L.STATE]["names"]),
-                action_names=list(feats[L.ACTION]["names"]),
-                action_low=[float(v) for v in block["action_low"]],
-                action_high=[float(v) for v in block["action_high"]],
+                image_shape=cam.shape,
+                state_names=vector_names(feats, L.STATE, where),
+                action_names=action_names,
+                action_low=low,
+                action_high=high,
                 environment_state_dim=int(env_state["shape"][0]) if env_state else 0,
                 robot_type=str(info.get("robot_type") or "unknown"),
-                source=str(block.get("source", "")),
-                camera=str(block.get("camera", "")),
+                source=str(block.get("source", "lerobot")),
+                camera=str(block.get("camera", cam.key)),
                 extra=dict(block.get("extra") or {}),
             )
             spec.validate()

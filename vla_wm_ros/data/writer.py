@@ -115,7 +115,13 @@ class DatasetWriter:
                 f"{self.root}: already exists and is not empty; choose another output "
                 "directory or append to it (--append)"
             )
-        return EpisodeDataset(self.root)
+        existing = EpisodeDataset(self.root)
+        if not existing.is_ours:
+            raise DatasetError(
+                f"{self.root}: written by another tool (no vla_wm block in meta/info.json); "
+                "append to a copy made with `vla-wm data import`"
+            )
+        return existing
 
     def _start(self, existing: EpisodeDataset | None) -> None:
         self._tasks: dict[str, int] = {}

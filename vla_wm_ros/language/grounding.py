@@ -124,7 +124,8 @@ class Grounder:
             embedding = np.zeros(self.dim, dtype=np.float32)
         return Grounding(None, float(confidence), embedding, False, reason, float(similarity))
 
-    def ground(self, text: str) -> Grounding:
+    def ground(self, text: str, image: np.ndarray | None = None) -> Grounding:
+        """`image` is accepted for the common grounding interface and not looked at."""
         problem = rejection_reason(text)
         if problem is not None:
             return self._refuse(problem)

@@ -2,7 +2,9 @@
 
 The default suite is `vla_wm_ros/tasks/mt10.yaml`, shipped as package data. A suite file
 names each task, gives one canonical instruction and its paraphrases, and lists negative
-sentences that grounding must reject.
+sentences that grounding must reject. Scene instructions need the camera image: each
+names a scene (a task's simulator reset state: drawer open, window closed, ...) and the
+task it means there, or null when it must be refused in that scene.
 """
 
 from __future__ import annotations
@@ -38,10 +40,30 @@ class TaskSpec:
 
 
 @dataclass
+class SceneSpec:
+    """A camera view to ground against: the reset state of `task`'s simulator scene."""
+
+    name: str
+    task: str  # the Meta-World task whose reset state is rendered
+    shows: str  # what the image shows (for people reading the suite)
+
+
+@dataclass
+class SceneInstruction:
+    """An instruction only the image resolves, with the task it means in one scene."""
+
+    text: str
+    scene: str
+    expected: str | None  # the task, or None when it must be refused in this scene
+
+
+@dataclass
 class TaskSuite:
     version: int
     tasks: list[TaskSpec]
     negatives: list[str] = field(default_factory=list)
+    scenes: list[SceneSpec] = field(default_factory=list)
+    scene_instructions: list[SceneInstruction] = field(default_factory=list)
 
     def validate(self) -> None:
         names = [t.name for t in self.tasks]
@@ -61,6 +83,15 @@ class TaskSuite:
         clash = sorted(set(self.negatives) & set(owner))
         if clash:
             raise ConfigError(f"negatives: also task instructions: {clash}")
+        scenes = {s.name for s in self.scenes}
+        for scene in self.scenes:
+            if scene.task not in names:
+                raise ConfigError(f"scenes: {scene.name} renders unknown task {scene.task!r}")
+        for i, item in enumerate(self.scene_instructions):
+            if item.scene not in scenes:
+                raise ConfigError(f"scene_instructions[{i}]: unknown scene {item.scene!r}")
+            if item.expected is not None and item.expected not in names:
+                raise ConfigError(f"scene_instructions[{i}]: unknown task {item.expected!r}")
 
     @property
     def names(self) -> list[str]:
@@ -71,6 +102,12 @@ class TaskSuite:
             if spec.name == name:
                 return spec
         raise KeyError(f"task {name!r} is not in the suite; tasks: {', '.join(self.names)}")
+
+    def scene(self, name: str) -> SceneSpec:
+        for scene in self.scenes:
+            if scene.name == name:
+                return scene
+        raise KeyError(f"scene {name!r} is not in the suite")
 
     def labelled(self) -> tuple[list[str], list[int]]:
         """Every instruction of every task, with the index of its task."""

@@ -6,20 +6,37 @@ characters, control characters, no letters), what is about nothing in the task s
 min_confidence). An accepted goal gets a fresh id and
 replaces the running one, and the response says which goal it replaced. The topic is
 transient-local, so a planner started later still receives the current goal.
+
+`grounding.backend` picks the grounder: `sentence` (text only, the default) or `vlm` (a
+local vision-language model that also sees the latest frame on `image`). Grounding runs
+here, never in the planner's control loop: the planner keeps acting on its current goal
+(or holds without one) until an accepted goal arrives, and an instruction that takes
+longer than `grounding.timeout` to ground is refused, as is grounding against a frame
+older than `grounding.max_frame_age`. At start the goal-space encoder
+(`encoder_dir`) is checked against the one the checkpoint (`model_dir`) records.
 """
 
 from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.time import Time
+from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
-from vla_wm_ros.language.grounding import Grounder, GrounderConfig
+from vla_wm_ros.control.model_runtime import resolve_model_dir
+from vla_wm_ros.language.backends import BACKENDS, GroundingConfig, build_grounder
+from vla_wm_ros.language.encoder import EncoderConfig
+from vla_wm_ros.language.grounding import GrounderConfig
+from vla_wm_ros.language.timeout import TimedGrounder
+from vla_wm_ros.language.vlm import DTYPES, VLMConfig
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
+from vla_wm_ros.ros.image_conversion import ImageConversionError, image_to_rgb
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -40,6 +57,26 @@ PARAMETERS = [
         high=1.0,
     ),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
+    Param("model_dir", "", "checkpoint whose goal space goals are in; empty: models/world_model"),
+    Param("encoder_dir", "", "goal-space sentence encoder directory; empty: all-MiniLM-L6-v2"),
+    Param("grounding.backend", "sentence", "who grounds instructions", choices=BACKENDS),
+    Param("grounding.vlm_dir", "", "local transformers VLM directory (backend vlm)"),
+    Param("grounding.vlm_device", "cpu", "where the VLM runs (cpu, cuda, cuda:N)"),
+    Param("grounding.vlm_dtype", "float32", "VLM precision", choices=DTYPES),
+    Param(
+        "grounding.timeout",
+        GroundingConfig.timeout,
+        "s; an instruction taking longer to ground is refused (the current goal stays)",
+        low=0.01,
+        high=600.0,
+    ),
+    Param(
+        "grounding.max_frame_age",
+        2.0,
+        "s (node clock - frame stamp); an older camera frame is not grounded against",
+        low=0.0,
+        high=3600.0,
+    ),
 ]
 
 
@@ -47,11 +84,25 @@ class InstructionParser(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
-        self._grounder = Grounder.from_config(
-            GrounderConfig(
-                min_similarity=self.p.min_similarity, min_confidence=self.p.min_confidence
-            )
+        config = GroundingConfig(
+            backend=self.p.grounding_backend,
+            sentence=GrounderConfig(
+                encoder=EncoderConfig(model_dir=self.p.encoder_dir or None),
+                min_similarity=self.p.min_similarity,
+                min_confidence=self.p.min_confidence,
+            ),
+            vlm=VLMConfig(
+                model_dir=self.p.grounding_vlm_dir or None,
+                device=self.p.grounding_vlm_device,
+                dtype=self.p.grounding_vlm_dtype,
+            ),
+            timeout=self.p.grounding_timeout,
         )
+        grounder = build_grounder(config, resolve_model_dir(self.p.model_dir))
+        self._grounder = TimedGrounder(grounder, config.timeout)
+        self._frame: Image | None = None
+        if config.backend == "vlm":
+            self.create_subscription(Image, "image", self._on_image, qos.SENSOR)
         self._rejections = Rejections(self.get_logger())
         self._current: Goal | None = None
         self._accepted = 0
@@ -65,17 +116,37 @@ class InstructionParser(GuardedCallbacks, Node):
         )
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
-            f"grounding to {len(self._grounder.task_names)} tasks (similarity >= "
-            f"{self.p.min_similarity:.2f}, confidence >= {self.p.min_confidence:.2f})"
+            f"grounding to {len(grounder.task_names)} tasks with the {config.backend} backend "
+            f"(timeout {config.timeout:.1f} s)"
         )
 
+    def _on_image(self, msg: Image) -> None:
+        self._frame = msg  # converted only when an instruction arrives
+
+    def _latest_frame(self) -> tuple[np.ndarray | None, str]:
+        """The latest camera frame as RGB, or None and why it cannot be used."""
+        if self._frame is None:
+            return None, ""
+        age = (self.get_clock().now() - Time.from_msg(self._frame.header.stamp)).nanoseconds
+        if age * 1e-9 > self.p.grounding_max_frame_age:
+            return None, (
+                f"the latest frame is {age * 1e-9:.1f} s old "
+                f"(max_frame_age {self.p.grounding_max_frame_age:.1f} s)"
+            )
+        try:
+            return image_to_rgb(self._frame), ""
+        except ImageConversionError as exc:
+            self._rejections.reject("image", str(exc))
+            return None, str(exc)
+
     def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
-        grounding = self._grounder.ground(request.instruction)
+        image, why = self._latest_frame()
+        grounding = self._grounder.ground(request.instruction, image)
         response.confidence = float(grounding.confidence)
         if not grounding.accepted:
-            self._rejections.reject("instruction", grounding.reason)
             response.accepted = False
-            response.message = grounding.reason
+            response.message = grounding.reason + (f" ({why})" if why else "")
+            self._rejections.reject("instruction", response.message)
             return response
 
         goal = Goal(
@@ -99,6 +170,10 @@ class InstructionParser(GuardedCallbacks, Node):
         response.confidence = goal.confidence
         response.message = message
         return response
+
+    def destroy_node(self) -> None:
+        self._grounder.close()
+        super().destroy_node()
 
     def _report(self) -> diagnostics.Report:
         values = {

@@ -211,7 +211,10 @@ def describe(
                 ("goal", GOAL),
             ),
         ),
-        "instruction_parser": ({}, ()),
+        "instruction_parser": (
+            {"model_dir": args.resolved_model_dir()},
+            (("image", profile.image),),  # read by the VLM backend only
+        ),
         "planner": (
             {**model, "control_frequency": args.control_frequency, **sink},
             (("latent", LATENT), ("goal", GOAL)),

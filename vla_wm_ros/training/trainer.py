@@ -24,6 +24,8 @@ from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.language.encoder import SentenceEncoder
+from vla_wm_ros.language.goal_space import META_KEY, GoalSpace
 from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint, write_manifest
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training import stages as S
@@ -42,7 +44,10 @@ def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> Wo
     model = load_preset(cfg.model)
     spec = dataset.spec
     if spec.image_shape[0] != spec.image_shape[1]:
-        raise TrainError(f"{dataset.root}: images must be square, got {spec.image_shape}")
+        raise TrainError(
+            f"{dataset.root}: images must be square, got {spec.image_shape}; "
+            "make a square copy with `vla-wm data import --image-size 64`"
+        )
     encoder = dataclasses.replace(model.encoder, image_size=spec.image_shape[0])
     out = dataclasses.replace(
         model,
@@ -96,6 +101,16 @@ def train(
     goal_dim = int(embed(["probe"]).shape[1])
     mcfg = model_config(cfg, dataset, goal_dim)
     run = _run_file(out)
+    encoder = getattr(embed, "__self__", None)  # the default: a SentenceEncoder's embed
+    if isinstance(encoder, SentenceEncoder):
+        space = GoalSpace.of_encoder(encoder).to_meta()
+        if run.get(META_KEY, space)["id"] != space["id"]:
+            raise TrainError(
+                f"{out}: trained with goals from {run[META_KEY]['name']} (id "
+                f"{run[META_KEY]['id']}); resuming with {space['name']} (id {space['id']}) "
+                "would mix two goal spaces"
+            )
+        run[META_KEY] = space
     # Every stage trains on the same split; evaluation uses the held-out episodes.
     held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)[1]
     run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
@@ -158,7 +173,7 @@ def _finish_stage(
         "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
     }
     run["data"] = str(Path(data).absolute())
-    meta = {k: run[k] for k in ("stages", "data", "split")}
+    meta = {k: run[k] for k in ("stages", "data", "split", META_KEY) if k in run}
     save_checkpoint(wm, out / MODEL_DIR, extra=meta)
     for kind, model in extras.items():
         if model is not wm.dynamics:
