@@ -12,8 +12,8 @@ per sample count.
 
 Under a deadline the work shrinks to the time there is, iterations first (a plan stops
 when the next iteration would not fit), then samples: when even one iteration with every
-sample would not fit, the plan runs with fewer samples (in proportion to the time left,
-at least `min_samples`) and says so in its reason; only below that does it fall back to
+sample would not fit, the plan runs with fewer samples (halved until they fit, at least
+`min_samples`) and says so in its reason; only below that does it fall back to
 the actor prior's action. The time estimate is kept per full sample count, so the plan
 grows back as soon as the machine allows.
 """
@@ -68,7 +68,8 @@ class SamplingPlanner:
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
         self._plan_buf = torch.zeros(h, 1, a, device=device, dtype=dtype)  # the chosen plan
         self._has_prev = False
-        # The fewest samples a shrunk plan may use: all elites and one sample past the prior's.
+        # The fewest samples a shrunk plan may use: all elites, one sample past the prior's
+        # and an eighth of the configured samples.
         self.min_samples = max(cfg.elites, self._n_pi + 1, n // 8)
         # (noise (H, N-P, A), actions (H, N, A), features (H+1, N, F) or None) per N
         self._sized: dict[int, tuple[Tensor, Tensor, Tensor | None]] = {}
@@ -117,7 +118,11 @@ class SamplingPlanner:
             return 0
         if not self._first_ms or self._first_ms <= left_ms:
             return full
-        n = int(full * left_ms / self._first_ms)
+        # Halvings only: a few sample counts ever, each with buffers (and, on compiled
+        # backends, shapes) that are warm after their first use.
+        n = full
+        while n > 1 and n * self._first_ms > full * left_ms:
+            n //= 2
         return n if n >= self.min_samples else 0
 
     def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
