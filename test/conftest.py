@@ -32,18 +32,6 @@ def ros_context():
         context.try_shutdown()
 
 
-def spin_until(executor, predicate, timeout: float = 10.0, step: float = 0.02) -> bool:
-    """Spin `executor` until `predicate()` is true or `timeout` seconds pass."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        executor.spin_once(timeout_sec=step)
-    return bool(predicate())
-
-
 @pytest.fixture
 def executor(ros_context):
     """A single-threaded executor on the test's context; nodes added to it are destroyed after."""

@@ -16,9 +16,10 @@ import pytest
 from graph_fixtures import make_tiny_checkpoint
 
 from vla_wm_ros.control.belief_tracker import BeliefTracker
-from vla_wm_ros.control.control_loop import Belief, ControlLoop, LoopSettings
+from vla_wm_ros.control.control_loop import Belief, ControlLoop
 from vla_wm_ros.control.control_policy import ActorPolicy
 from vla_wm_ros.control.input_checks import StampCheck, StreamLimits, as_model_values
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
 
 NOW = 1_000.0  # node clock of these tests, seconds
@@ -72,7 +73,7 @@ def test_a_belief_of_float64_values_overflowing_float32_is_refused_by_the_planne
         model,
         ActorPolicy(model),
         np.zeros(model.action_dim),
-        LoopSettings(10.0, 0.6, 0.3, False, "timer", 10),
+        LoopSettings(stats_window=10),
         lambda: NOW,
     )
     deter = np.zeros(model.deter_dim)

@@ -11,16 +11,11 @@ from graph_fixtures import make_tiny_checkpoint
 
 from vla_wm_ros.config import ConfigError
 from vla_wm_ros.control.belief_tracker import BeliefTracker
-from vla_wm_ros.control.control_loop import (
-    Belief,
-    ControlLoop,
-    LoopSettings,
-    guarded_policy,
-    safe_action,
-)
+from vla_wm_ros.control.control_loop import Belief, ControlLoop, guarded_policy, safe_action
 from vla_wm_ros.control.control_policy import ControlPolicy, Decision, make_policy
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
 from vla_wm_ros.control.input_checks import StreamLimits
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
 
 
@@ -180,8 +175,8 @@ def test_settings_and_inputs_are_checked(model):
         safe_action([0.0, 2.0], model.action_dim)
     assert safe_action([0.5], 3).tolist() == [0.5, 0.5, 0.5]
     with pytest.raises(ConfigError, match=r"fallback_fraction 0\.5 must not be below"):
-        guarded_policy("planner", model, "mppi", "default", 0, 0.1, 0.6, 0.5)
-    guard = guarded_policy("actor", model, "mppi", "default", 0, 0.1, 0.6, 0.85)
+        guarded_policy("planner", model, "mppi", "default", 0, _settings(fallback_fraction=0.5))
+    guard = guarded_policy("actor", model, "mppi", "default", 0, _settings())
     assert guard.name == "actor" and not isinstance(guard, DeadlineGuard)
     with pytest.raises(ConfigError, match="trigger"):
         _loop(model, make_policy("random", model, "mppi", "", 0), trigger="frames")

@@ -70,7 +70,7 @@ def test_every_available_backend_matches_eager_at_new_batch_sizes(checkpoint, tm
 
 
 def test_planner_on_a_compiled_backend_chooses_the_eager_action(checkpoint, tmp_path):
-    from vla_wm_ros.planning import build_planner, load_preset
+    from vla_wm_ros.planning import build_planner, load_planner_preset
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
     path, wm = checkpoint
@@ -79,7 +79,9 @@ def test_planner_on_a_compiled_backend_chooses_the_eager_action(checkpoint, tmp_
     goal = torch.nn.functional.normalize(torch.randn(wm.cfg.goal_dim), dim=0)
     actions = []
     for units in (None, onnx):
-        planner = build_planner(load_preset("default"), WorldModelPlanningModel(wm, units=units))
+        planner = build_planner(
+            load_planner_preset("default"), WorldModelPlanningModel(wm, units=units)
+        )
         torch.manual_seed(0)  # the actor prior's samples draw from the global generator
         actions.append([planner.plan(feature, goal).action for _ in range(3)])  # warm starts
     np.testing.assert_allclose(actions[0], actions[1], atol=1e-3)

@@ -43,6 +43,10 @@ def _diagnostic_values(rig, name: str) -> dict | None:
     return None
 
 
+def sim_failures(rig) -> int:
+    return int((_diagnostic_values(rig, "sim_bridge") or {}).get("callback_failures", 0))
+
+
 def test_a_raising_service_callback_is_refused_counted_and_the_node_goes_on(rig):
     from vla_wm_interfaces.srv import ResetEpisode
 
@@ -66,6 +70,16 @@ def test_a_raising_service_callback_is_refused_counted_and_the_node_goes_on(rig)
 
     assert rig.spin_until(counted, 5), "the failure is not on /diagnostics"
     assert "seed" in _diagnostic_values(rig, "sim_bridge")["last_callback_failure"].lower()
+    # Rejections (warnings) after a failure (an error) log fine: rclpy refuses two
+    # severities from one call site, which once turned every later rejection into a failure.
+    from std_msgs.msg import Float64MultiArray
+
+    rig.node.create_publisher(Float64MultiArray, "/sim_bridge/action", 10).publish(
+        Float64MultiArray(data=[0.0])
+    )
+    assert rig.spin_until(lambda: rig.logs("sim_bridge", "rejected action: 1 values"), 10)
+    rig.spin_for(1.5)
+    assert sim_failures(rig) == 1, _diagnostic_values(rig, "sim_bridge")
 
 
 def test_a_burst_of_50_goals_gets_50_answers(rig):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import spin_until
+
+from vla_wm_ros.ros.spin import spin_until
 
 pytestmark = pytest.mark.graph
 

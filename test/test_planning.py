@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
+from linear_system import point_mass
 
-from vla_wm_ros.config import ConfigError, from_dict
+from vla_wm_ros import planning
+from vla_wm_ros.config import ConfigError, from_dict, to_dict
 from vla_wm_ros.planning import (
     CEMConfig,
     CEMPlanner,
@@ -21,9 +25,8 @@ from vla_wm_ros.planning import (
     PlannerConfig,
     SafetyConfig,
     build_planner,
-    load_preset,
+    load_planner_preset,
 )
-from vla_wm_ros.planning.linear_system import point_mass
 
 X0 = torch.tensor([1.0, -0.6, 0.0, 0.3, 0.0, 0.0, 1.0])  # position, velocity, last action, 1
 GOAL = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
@@ -314,7 +317,7 @@ def test_belief_must_be_a_single_row():
 
 
 def test_presets_load_and_bad_configs_name_the_key():
-    seed = load_preset("seed")
+    seed = load_planner_preset("seed")
     assert (seed.cem.samples, seed.cem.horizon, seed.cem.elites, seed.cem.iterations) == (
         1000,
         15,
@@ -322,9 +325,9 @@ def test_presets_load_and_bad_configs_name_the_key():
         5,
     )
     assert (seed.mppi.temperature, seed.mppi.max_std, seed.mppi.min_std) == (0.1, 0.5, 0.5)
-    assert load_preset("default").kind == "mppi"
+    assert load_planner_preset("default").kind == "mppi"
     with pytest.raises(ConfigError, match="unknown planner preset"):
-        load_preset("fastest")
+        load_planner_preset("fastest")
     with pytest.raises(ConfigError, match=r"mppi: elites \(300\) exceed samples"):
         from_dict(PlannerConfig, {"mppi": {"elites": 300, "samples": 256}})
     with pytest.raises(ConfigError, match="subgoal_every"):
@@ -336,6 +339,35 @@ def test_presets_load_and_bad_configs_name_the_key():
         system = point_mass()
         system.has_disagreement = False
         build_planner(from_dict(PlannerConfig, {"safety": {"threshold": 1.0}}), system)
+
+
+def test_the_default_preset_states_only_what_differs_from_the_dataclasses():
+    """planning/config.py is the one home of each default: the default preset overrides,
+    never restates, so changing a dataclass default changes what the planner node runs."""
+    written = yaml.safe_load(
+        (Path(planning.__file__).parent / "presets" / "default.yaml").read_text()
+    )
+    defaults = to_dict(PlannerConfig())
+
+    def restated(prefix: str, values: dict, base: dict) -> list[str]:
+        out = []
+        for key, value in values.items():
+            if isinstance(value, dict):
+                out += restated(f"{prefix}{key}.", value, base[key])
+            elif value == base[key]:
+                out.append(f"{prefix}{key}")
+        return out
+
+    assert restated("", written, defaults) == []
+
+    def merged(base: dict, changes: dict) -> dict:
+        return {
+            k: merged(v, changes.get(k, {})) if isinstance(v, dict) else changes.get(k, v)
+            for k, v in base.items()
+        }
+
+    assert to_dict(load_planner_preset("default")) == merged(defaults, written)
+    assert load_planner_preset("default").mppi.temperature == MPPIConfig().temperature
 
 
 @pytest.mark.parametrize("kind", ["mppi", "cem"])

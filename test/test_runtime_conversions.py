@@ -8,7 +8,8 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 
 from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.ros.action_messages import ActionSinkConfig, action_to_message
+from vla_wm_ros.control.action_sink import ActionSinkConfig
+from vla_wm_ros.ros.action_messages import action_to_message
 from vla_wm_ros.ros.image_conversion import (
     ImageConversionError,
     image_to_rgb,

@@ -4,9 +4,9 @@ rclpy node."""
 from __future__ import annotations
 
 import pytest
-from conftest import spin_until
 
 from vla_wm_ros.control.loop_stats import LoopStats
+from vla_wm_ros.ros.spin import spin_until
 
 
 def test_loop_stats_rate_latency_and_misses():

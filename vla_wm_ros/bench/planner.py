@@ -24,7 +24,12 @@ from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.config.model import WorldModelConfig
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
-from vla_wm_ros.planning.config import PlannerConfig, SamplingConfig
+from vla_wm_ros.planning.config import (
+    MPPIConfig,
+    PlannerConfig,
+    SamplingConfig,
+    load_planner_preset,
+)
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
 
@@ -92,7 +97,8 @@ def seed_style_contender(
         )
         transitions = cfg.horizon * cfg.samples * cfg.iterations
     else:
-        temperature = getattr(cfg, "temperature", 0.1)
+        # A slow CEM under hierarchical has none: the seed document's MPPI temperature.
+        temperature = getattr(cfg, "temperature", load_planner_preset("seed").mppi.temperature)
         planner = SeedStyleMPPI(
             model, action_dim, cfg.horizon, cfg.samples, temperature, cfg.max_std
         )
@@ -147,7 +153,7 @@ def torchrl_contender(
         cfg.iterations,
         cfg.samples,
         cfg.elites,
-        getattr(cfg, "temperature", 0.5),
+        getattr(cfg, "temperature", MPPIConfig.temperature),
         cfg.discount,
     )
 

@@ -10,7 +10,6 @@ end to end, and deadline misses at the control period over --ticks frames.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 NAME = ("bench", "control-loop")
@@ -49,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vla_wm_ros.bench.control_loop import run_backend
     from vla_wm_ros.bench.machine import machine_info
+    from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.deploy.backends import BACKENDS, available_backends
 
     here = available_backends(args.device)
@@ -75,17 +75,12 @@ def run(args: argparse.Namespace) -> int:
         "backends": results,
         "skipped": skipped,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for name, r in results.items():
-            e2e = r["end_to_end"]
-            print(
-                f"{name:12s} end to end p50/p95/p99 {e2e['p50_ms']:.1f}/{e2e['p95_ms']:.1f}/"
-                f"{e2e['p99_ms']:.1f} ms; encode {r['encode']['p50_ms']:.1f}, filter "
-                f"{r['filter']['p50_ms']:.1f}, plan {r['plan']['p50_ms']:.1f} ms p50; "
-                f"deadline misses {r['deadline_misses']}/{r['frames']}"
-            )
-        for name, reason in skipped.items():
-            print(f"{name:12s} skipped: {reason}")
-    return 0
+    lines = [
+        f"{name:12s} end to end p50/p95/p99 {r['end_to_end']['p50_ms']:.1f}/"
+        f"{r['end_to_end']['p95_ms']:.1f}/{r['end_to_end']['p99_ms']:.1f} ms; encode "
+        f"{r['encode']['p50_ms']:.1f}, filter {r['filter']['p50_ms']:.1f}, plan "
+        f"{r['plan']['p50_ms']:.1f} ms p50; deadline misses {r['deadline_misses']}/{r['frames']}"
+        for name, r in results.items()
+    ]
+    lines += [f"{name:12s} skipped: {reason}" for name, reason in skipped.items()]
+    return print_report(report, args.json, lines)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 
@@ -26,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.bench.stats import latency_summary
     from vla_wm_ros.commands.ground import build_from_arguments
     from vla_wm_ros.evaluation.grounding import render_scenes, scene_items
@@ -54,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
         "load_s": round(load_s, 3),
         "latency_ms": latency_summary(samples),
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        lat = report["latency_ms"]
-        print(
+    lat = report["latency_ms"]
+    return print_report(
+        report,
+        args.json,
+        [
             f"{report['backend']} ({report['model']}, {report['device']}, {report['dtype']}): "
             f"load {load_s:.2f} s, p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms"
-        )
-    return 0
+        ],
+    )

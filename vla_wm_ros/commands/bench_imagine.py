@@ -9,7 +9,6 @@ ratios from one run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 NAME = ("bench", "imagine")
@@ -34,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vla_wm_ros.bench.imagine import PATHS, measure, rssm_shapes
     from vla_wm_ros.bench.machine import machine_info
+    from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.config.model import load_preset
 
     presets = [p for p in args.presets.split(",") if p]
@@ -69,15 +69,13 @@ def run(args: argparse.Namespace) -> int:
         "machine": machine_info(),
         "models": models,
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for preset, entry in models.items():
-            b = entry["best"]
-            print(
-                f"{preset}: {b['transitions_per_s']:,.0f} transitions/s, "
-                f"{b['flops_per_transition'] / 1e6:.3f} MFLOP/transition, "
-                f"roofline {b['roofline_fraction']:.2f} "
-                f"(threads {b['threads']}, path {b['path']})"
-            )
-    return 0
+    return print_report(
+        result,
+        args.json,
+        (
+            f"{preset}: {b['transitions_per_s']:,.0f} transitions/s, "
+            f"{b['flops_per_transition'] / 1e6:.3f} MFLOP/transition, "
+            f"roofline {b['roofline_fraction']:.2f} (threads {b['threads']}, path {b['path']})"
+            for preset, b in ((p, e["best"]) for p, e in models.items())
+        ),
+    )

@@ -11,7 +11,6 @@ also the ratio of ms per plan). Figures on a shared machine are noisy: read rati
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 NAME = ("bench", "planner")
@@ -60,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
         torchrl_contender,
         transitions_per_plan,
     )
+    from vla_wm_ros.bench.report import print_report
     from vla_wm_ros.bench.roofline import gemm_flops_per_s
     from vla_wm_ros.config.model import load_preset as load_model_preset
-    from vla_wm_ros.planning import build_planner, load_preset
+    from vla_wm_ros.planning import build_planner, load_planner_preset
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
     torch.set_num_threads(args.threads)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(presets) * args.rounds, desc="bench planner", file=sys.stderr)
     results: dict[str, dict] = {}
     for preset in presets:
-        wm_cfg, planner_cfg = load_model_preset(preset), load_preset(preset)
+        wm_cfg, planner_cfg = load_model_preset(preset), load_planner_preset(preset)
         sampling = sampling_settings(planner_cfg)
         wm = make_world_model(wm_cfg, wm_cfg.action_dim, args.seed)
         model = WorldModelPlanningModel(wm)
@@ -140,15 +140,15 @@ def run(args: argparse.Namespace) -> int:
             "roofline_fraction": row["roofline_fraction"] >= TARGETS["roofline_fraction"],
         }
         report["configs"][preset] = row
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for preset, row in report["configs"].items():
-            ms = row["ms_per_plan"]
-            print(
-                f"{preset}: {ms['p50_ms']:.1f}/{ms['p95_ms']:.1f}/{ms['p99_ms']:.1f} ms "
-                f"p50/p95/p99, {row['imagined_transitions_per_s']:,.0f} transitions/s, "
-                f"roofline {row['roofline_fraction']:.2f}, vs seed-style "
-                f"{row['vs_seed_style']:.2f}x, vs TorchRL {row['vs_torchrl'] or float('nan'):.2f}x"
-            )
-    return 0
+    return print_report(
+        report,
+        args.json,
+        (
+            f"{preset}: {ms['p50_ms']:.1f}/{ms['p95_ms']:.1f}/{ms['p99_ms']:.1f} ms "
+            f"p50/p95/p99, {row['imagined_transitions_per_s']:,.0f} transitions/s, "
+            f"roofline {row['roofline_fraction']:.2f}, vs seed-style "
+            f"{row['vs_seed_style']:.2f}x, vs TorchRL {row['vs_torchrl'] or float('nan'):.2f}x"
+            for preset, row in report["configs"].items()
+            for ms in (row["ms_per_plan"],)
+        ),
+    )

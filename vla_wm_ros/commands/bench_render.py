@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vla_wm_ros.bench.render import measure_render
+    from vla_wm_ros.bench.report import print_report
 
     tasks = [t for t in args.tasks.split(",") if t]
     results = [
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
         "min_step_render_fps": min(r["step_render_fps"] for r in results),
         "target_fps": 25.0,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for r in results:
-            print(
-                f"{r['task']:>22}: render {r['render_fps']:7.1f} fps, step {r['step_fps']:7.1f}"
-                f" fps, step+render {r['step_render_fps']:7.1f} fps"
-            )
-    return 0
+    return print_report(
+        report,
+        args.json,
+        (
+            f"{r['task']:>22}: render {r['render_fps']:7.1f} fps, step {r['step_fps']:7.1f}"
+            f" fps, step+render {r['step_render_fps']:7.1f} fps"
+            for r in results
+        ),
+    )

@@ -52,10 +52,9 @@ def _progress_line(record) -> None:
 
 
 def write_reward_plot(record, path: Path) -> None:
-    import matplotlib
+    from vla_wm_ros.evaluation.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     steps, predicted, actual = record.predicted_vs_actual_reward()
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -66,9 +65,7 @@ def write_reward_plot(record, path: Path) -> None:
     twin.plot(steps, predicted, label="predicted (planner)", color="tab:orange")
     twin.set_ylabel("predicted reward", color="tab:orange")
     ax.set_title(f"{record.task}: {record.instruction!r}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run(args: argparse.Namespace) -> int:

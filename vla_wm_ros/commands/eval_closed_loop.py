@@ -120,10 +120,9 @@ def _evaluate_mode(mode, args, tasks, instructions, progress) -> dict:
 
 
 def plot_table(results: dict, path: Path) -> None:
-    import matplotlib
+    from vla_wm_ros.evaluation.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     modes = list(results)
     tasks = list(next(iter(results.values())))
@@ -159,9 +158,7 @@ def plot_table(results: dict, path: Path) -> None:
         colLabels=["mode", "task", "success", "length", "p50 ms", "p99 ms", "misses"],
         loc="center",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run(args: argparse.Namespace) -> int:

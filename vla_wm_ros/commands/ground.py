@@ -32,13 +32,13 @@ def build_from_arguments(args: argparse.Namespace):
     """The grounder the backend arguments describe, checked against the checkpoint."""
     from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.language.backends import GroundingConfig, build_grounder
-    from vla_wm_ros.language.encoder import EncoderConfig
+    from vla_wm_ros.language.encoder import SentenceEncoderConfig
     from vla_wm_ros.language.grounding import GrounderConfig
     from vla_wm_ros.language.vlm import VLMConfig
 
     config = GroundingConfig(
         backend=args.backend,
-        sentence=GrounderConfig(encoder=EncoderConfig(model_dir=args.encoder_dir)),
+        sentence=GrounderConfig(encoder=SentenceEncoderConfig(model_dir=args.encoder_dir)),
         vlm=VLMConfig(model_dir=args.vlm_dir, device=args.vlm_device, dtype=args.vlm_dtype),
     )
     return build_grounder(config, resolve_model_dir(args.model_dir or ""))

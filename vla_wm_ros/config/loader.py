@@ -12,6 +12,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
@@ -169,3 +170,15 @@ def save_yaml(obj: Any, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
+
+
+def load_packaged_preset(cls: type[T], package: str, folder: str, name: str, names, what: str) -> T:
+    """The preset `name` (one of `names`) of `cls`: `folder/<name>.yaml` shipped in `package`.
+
+    The one loader behind the world-model, planner and training presets; an unknown name
+    is refused with the valid ones.
+    """
+    if name not in names:
+        raise ConfigError(f"unknown {what} preset {name!r}; valid presets: {', '.join(names)}")
+    with resources.as_file(resources.files(package) / folder / f"{name}.yaml") as path:
+        return load_yaml(cls, path)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Literal
 
-from vla_wm_ros.config.loader import ConfigError, load_yaml
+from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
 
 Activation = Literal["silu", "elu", "relu", "gelu", "tanh"]
 
@@ -265,14 +264,8 @@ SECTIONS = ("encoder", "temporal", "rssm", "heads", "dynamics", "actor_critic", 
 PRESETS = ("seed", "tiny", "default")
 
 
-def preset_path(name: str):
-    """Path of a preset YAML shipped as package data."""
-    if name not in PRESETS:
-        raise ConfigError(f"preset {name!r} does not exist; valid presets: {', '.join(PRESETS)}")
-    return resources.files("vla_wm_ros.config") / "presets" / f"{name}.yaml"
-
-
 def load_preset(name: str) -> WorldModelConfig:
     """The named preset (`seed`, `tiny` or `default`) as a validated config."""
-    with resources.as_file(preset_path(name)) as path:
-        return load_yaml(WorldModelConfig, path)
+    return load_packaged_preset(
+        WorldModelConfig, "vla_wm_ros.config", "presets", name, PRESETS, "world-model"
+    )

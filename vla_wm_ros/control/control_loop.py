@@ -27,28 +27,12 @@ from vla_wm_ros.control.control_policy import (
 )
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
 from vla_wm_ros.control.input_checks import as_model_values, goal_problem
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.loop_stats import LoopStats
 from vla_wm_ros.control.model_runtime import ModelRuntime
 
-TRIGGERS = ("timer", "belief")
 # Statuses that mean the tick planned (its own action or the fallback's in time).
 PLANNED = ("ok", "deadline")
-
-
-@dataclass
-class LoopSettings:
-    """The planner node's timing parameters, in the node's units."""
-
-    control_frequency: float
-    deadline_fraction: float
-    max_latent_age: float
-    lockstep: bool
-    trigger: str
-    stats_window: int
-
-    @property
-    def period(self) -> float:
-        return 1.0 / self.control_frequency
 
 
 @dataclass
@@ -83,25 +67,15 @@ def safe_action(values: list[float], action_dim: int) -> np.ndarray:
 
 
 def guarded_policy(
-    mode: str,
-    model: ModelRuntime,
-    kind: str,
-    config_source: str,
-    seed: int,
-    period: float,
-    deadline_fraction: float,
-    fallback_fraction: float,
+    mode: str, model: ModelRuntime, kind: str, config_source: str, seed: int, s: LoopSettings
 ) -> ControlPolicy:
-    """The mode's policy; a planner is held to the hard deadline by the actor."""
+    """The mode's policy; a planner is held to the hard deadline (fallback_fraction of the
+    period) by the actor."""
+    s.validate()
     policy = make_policy(mode, model, kind, config_source, seed)
     if mode != "planner":
         return policy
-    grace = (fallback_fraction - deadline_fraction) * period
-    if grace < 0:
-        raise ConfigError(
-            f"fallback_fraction {fallback_fraction} must not be below "
-            f"deadline_fraction {deadline_fraction}"
-        )
+    grace = (s.fallback_fraction - s.deadline_fraction) * s.period
     return DeadlineGuard(policy, ActorPolicy(model), grace)
 
 
@@ -120,8 +94,7 @@ class ControlLoop:
         settings: LoopSettings,
         clock: Callable[[], float],
     ) -> None:
-        if settings.trigger not in TRIGGERS:
-            raise ConfigError(f"trigger {settings.trigger!r} is not one of {', '.join(TRIGGERS)}")
+        settings.validate()
         self.model, self.policy, self.safe = model, policy, safe
         self.settings = settings
         self.stats = LoopStats(settings.period, settings.stats_window)

@@ -18,7 +18,7 @@ import torch
 
 from vla_wm_ros.config import load_yaml
 from vla_wm_ros.control.model_runtime import ModelRuntime
-from vla_wm_ros.planning.config import PRESETS, PlannerConfig, load_preset
+from vla_wm_ros.planning.config import PLANNER_PRESETS, PlannerConfig, load_planner_preset
 from vla_wm_ros.planning.planner import build_planner
 from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
@@ -136,7 +136,11 @@ class RandomPolicy(ControlPolicy):
 def planner_config(kind: str, source: str) -> PlannerConfig:
     """A preset by name or a PlannerConfig YAML file (empty: the default preset), `kind` set."""
     source = source or "default"
-    cfg = load_preset(source) if source in PRESETS else load_yaml(PlannerConfig, Path(source))
+    cfg = (
+        load_planner_preset(source)
+        if source in PLANNER_PRESETS
+        else load_yaml(PlannerConfig, Path(source))
+    )
     cfg.kind = kind
     return cfg
 

@@ -10,21 +10,40 @@ on a stream that stopped is withheld, and the planner's watchdog sends the safe 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from vla_wm_ros.config.fields import doc
 
 MODEL_DTYPE = np.float32
 
 
 @dataclass
 class StreamLimits:
-    """Age limits per input stream, in seconds (defaults: the estimator's PARAMETERS)."""
+    """Age limits per input stream, in seconds: the one home of their defaults (the
+    estimator's parameters are generated from these fields, ros/parameters.params_from)."""
 
-    max_joint_age: float  # since the last joint_states arrived (steady clock)
-    max_action_age: float  # since the last executed action arrived (steady clock)
-    max_frame_age: float  # frame stamp behind the node clock
-    max_stamp_lead: float  # frame stamp ahead of the node clock (clock skew allowed)
+    max_joint_age: float = field(
+        default=0.5,
+        metadata=doc("seconds since the last joint_states after which the belief is withheld",
+                     0.001, 60.0),
+    )  # fmt: skip
+    max_action_age: float = field(
+        default=1.0,
+        metadata=doc("seconds since the last executed action after which the belief is "
+                     "withheld", 0.001, 60.0),
+    )  # fmt: skip
+    max_frame_age: float = field(
+        default=1.0,
+        metadata=doc("a frame stamped this many seconds behind the node clock is rejected",
+                     0.001, 3600.0),
+    )  # fmt: skip
+    max_stamp_lead: float = field(
+        default=0.2,
+        metadata=doc("a frame stamped this many seconds ahead of the node clock is rejected",
+                     0.0, 60.0),
+    )  # fmt: skip
 
 
 def as_model_values(values, what: str) -> tuple[np.ndarray, str | None]:

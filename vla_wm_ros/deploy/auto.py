@@ -39,12 +39,12 @@ def tick_ms(
 ) -> float:
     """Median ms of encode + filter + plan (default preset) with `deployed`'s units, one
     tick per `period` seconds."""
-    from vla_wm_ros.planning import build_planner, load_preset
+    from vla_wm_ros.planning import build_planner, load_planner_preset
     from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
 
     size = world_model.cfg.encoder.image_size
     planner = build_planner(
-        load_preset("default"), WorldModelPlanningModel(world_model, units=deployed)
+        load_planner_preset("default"), WorldModelPlanningModel(world_model, units=deployed)
     )
     gen = torch.Generator().manual_seed(0)
     image = torch.randint(0, 256, (1, 3, size, size), generator=gen, dtype=torch.uint8)

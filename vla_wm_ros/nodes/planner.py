@@ -24,6 +24,7 @@ The decisions are control/control_loop.ControlLoop's; this node converts and pub
 from __future__ import annotations
 
 import time
+from typing import get_args
 
 import numpy as np
 from rclpy.clock import Clock, ClockType
@@ -32,101 +33,42 @@ from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
-from vla_wm_ros.config import from_dict
 from vla_wm_ros.control import watchdog
+from vla_wm_ros.control.action_sink import ActionSinkConfig
 from vla_wm_ros.control.control_loop import (
     Belief,
     ControlLoop,
-    LoopSettings,
     Tick,
     guarded_policy,
     safe_action,
 )
 from vla_wm_ros.control.control_policy import MODES
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
+from vla_wm_ros.planning.config import PlannerKind
 from vla_wm_ros.ros import diagnostics, qos
-from vla_wm_ros.ros.action_messages import MESSAGE_TYPES, ActionSinkConfig, action_to_message
+from vla_wm_ros.ros.action_messages import SINKS, action_to_message
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
-from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.parameters import (
+    MODEL_PARAMETERS,
+    Param,
+    config_from,
+    declare_parameters,
+    params_from,
+)
 from vla_wm_ros.ros.rejections import Rejections
-
-SINK_PARAMETERS = [
-    Param(
-        "action_sink.type",
-        "float64_multi_array",
-        "message type of the command",
-        choices=tuple(MESSAGE_TYPES),
-    ),
-    Param("action_sink.topic", "~/action", "topic the command is published on"),
-    Param("action_sink.scale", [1.0], "sent = offset + scale * action; one value or one each"),
-    Param("action_sink.offset", [0.0], "see scale"),
-    Param("action_sink.joint_names", [], "joint_state/joint_trajectory: one per action dim"),
-    Param(
-        "action_sink.joint_field",
-        "position",
-        "joint_state: field carrying the command",
-        choices=("position", "velocity", "effort"),
-    ),
-    Param(
-        "action_sink.twist_indices",
-        [0, 1, 2, -1, -1, -1],
-        "twist_stamped: action index for linear xyz, angular xyz (-1: zero)",
-    ),
-    Param("action_sink.frame_id", "", "header frame of stamped commands"),
-    Param(
-        "action_sink.time_from_start",
-        0.0,
-        "joint_trajectory: point due after this many seconds (0: one period)",
-        low=0.0,
-        high=60.0,
-    ),
-]
 
 PARAMETERS = [
     *MODEL_PARAMETERS,
-    Param("control_frequency", 10.0, "control ticks per second (Hz)", low=0.1, high=1000.0),
+    *params_from(LoopSettings),
     Param("mode", "planner", "what chooses the action", choices=MODES),
-    Param(
-        "planner",
-        "mppi",
-        "world-model planner (mode planner)",
-        choices=("mppi", "cem", "gradient", "hierarchical"),
-    ),
+    Param("planner", "mppi", "world-model planner (mode planner)", choices=get_args(PlannerKind)),
     Param("planner_config", "default", "planner preset name or a PlannerConfig YAML file"),
-    Param(
-        "deadline_fraction",
-        0.6,
-        "planning must finish this far into the control period",
-        low=0.05,
-        high=1.0,
-    ),
-    Param(
-        "fallback_fraction",
-        0.85,
-        "a plan not back this far into the period is abandoned for the actor's action",
-        low=0.05,
-        high=1.0,
-    ),
-    Param(
-        "max_latent_age",
-        0.3,
-        "seconds after which a belief is stale and the safe action is sent",
-        low=0.001,
-        high=60.0,
-    ),
     Param("safe_action", [0.0], "hold action (normalised); one value for all dims or one each"),
-    Param("lockstep", False, "act once per new belief (evaluation, sim step_mode on_action)"),
-    Param(
-        "trigger",
-        "timer",
-        "plan on every timer tick, or as soon as each new belief arrives",
-        choices=("timer", "belief"),
-    ),
     Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
-    Param("stats_window", 200, "ticks behind rate and latency figures", low=2, high=100000),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
-    *SINK_PARAMETERS,
+    *params_from(ActionSinkConfig, "action_sink."),
 ]
 
 STATUS_CODES = {
@@ -148,31 +90,20 @@ class PlannerNode(GuardedCallbacks, Node):
         super().__init__("planner", **kwargs)
         p = self.p = declare_parameters(self, PARAMETERS)
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
-        self._sink = from_dict(
-            ActionSinkConfig,
-            {row.name.split(".", 1)[1]: getattr(p, row.name.replace(".", "_"))
-             for row in SINK_PARAMETERS},
-            "action_sink",
-        )  # fmt: skip
+        self._sink = config_from(ActionSinkConfig, p, "action_sink.")
+        settings = config_from(LoopSettings, p)
         self._safe = safe_action(p.safe_action, model.action_dim)
-        self._period = 1.0 / p.control_frequency
+        self._period = settings.period
         # Fail at start, not on the first tick, when the sink cannot carry this action.
         action_to_message(self._sink, self._safe, self.get_clock().now().to_msg(), self._period)
-        policy = guarded_policy(
-            p.mode, model, p.planner, p.planner_config, p.seed,
-            self._period, p.deadline_fraction, p.fallback_fraction,
-        )  # fmt: skip
-        settings = LoopSettings(
-            p.control_frequency, p.deadline_fraction, p.max_latent_age, p.lockstep, p.trigger,
-            p.stats_window,
-        )  # fmt: skip
+        policy = guarded_policy(p.mode, model, p.planner, p.planner_config, p.seed, settings)
         clock = self.get_clock()
         self._loop = ControlLoop(
             model, policy, self._safe, settings, lambda: clock.now().nanoseconds / 1e9
         )
         self._rejections = Rejections(self.get_logger())
         self._sink_pub = self.create_publisher(
-            MESSAGE_TYPES[self._sink.type], self._sink.topic, qos.COMMAND
+            SINKS[self._sink.type][0], self._sink.topic, qos.COMMAND
         )
         self._executed_pub = self.create_publisher(
             Float64MultiArray, "~/executed_action", qos.COMMAND

@@ -13,7 +13,6 @@ the next reset.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -35,6 +34,7 @@ from vla_wm_ros.ros.parameters import Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
 from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.env import MetaWorldEnv
+from vla_wm_ros.sim.episode import Frame, SimEpisode
 
 PARAMETERS = [
     Param("task", SimConfig.task, "Meta-World task at start (~/reset changes it)"),
@@ -64,31 +64,11 @@ PARAMETERS = [
 ]
 
 
-def camera_fovy(env: MetaWorldEnv, camera: str) -> float:
-    """Vertical field of view (degrees) of the rendering camera, from the MuJoCo model.
-
-    The env wrapper does not expose its MuJoCo model, so this reads Meta-World's (the
-    wrapped env's `model`): a named camera's own fovy, or the free camera's global one.
-    """
-    import mujoco
-
-    model = env._env.model
-    cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-    return float(model.cam_fovy[cam_id]) if cam_id >= 0 else float(model.vis.global_.fovy)
-
-
-def pinhole_intrinsics(fovy_deg: float, width: int, height: int) -> tuple[float, ...]:
-    """(fx, fy, cx, cy) of MuJoCo's pinhole camera: square pixels, centred principal point."""
-    fy = 0.5 * height / math.tan(math.radians(fovy_deg) / 2)
-    return fy, fy, (width - 1) / 2, (height - 1) / 2
-
-
 class SimBridge(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_bridge", **kwargs)
-        self.p = declare_parameters(self, PARAMETERS)
+        p = self.p = declare_parameters(self, PARAMETERS)
         self._rejections = Rejections(self.get_logger())
-        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._image_pub = self.create_publisher(Image, SIM_IMAGE, qos.SENSOR)
         self._info_pub = self.create_publisher(
             CameraInfo, SIM_IMAGE.rsplit("/", 1)[0] + "/camera_info", qos.SENSOR
@@ -99,96 +79,55 @@ class SimBridge(GuardedCallbacks, Node):
         self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
         self.create_service(ResetEpisode, "~/reset", self._on_reset, qos_profile=qos.SERVICE)
 
-        self._env: MetaWorldEnv | None = None
-        self._fovy = 45.0
-        self._task = ""
-        self._seed = 0
-        self._step = 0
-        self._done = False
-        self._sim_time_ns = 0
-        self._action = np.zeros(0)
-        self._action_time = -float("inf")
-        self._step_ms: list[float] = []
-        message = self._reset(self.p.task, self.p.seed)
-        if message is not None:
-            raise RuntimeError(f"sim_bridge cannot start: {message}")
-        if self.p.step_mode == "timer":
-            self.create_timer(1.0 / self.p.step_frequency, self._on_timer, clock=self._steady)
-        self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
+        def make_env(task: str, seed: int) -> MetaWorldEnv:
+            return MetaWorldEnv(task, seed, p.image_size, p.camera, p.max_steps)
+
+        self._sim = SimEpisode(make_env, p.action_timeout)
+        first = self._sim.reset(p.task, p.seed)
+        self._reset_wall_ns = time.time_ns()  # the clock DDS source timestamps are on
+        if isinstance(first, str):
+            raise RuntimeError(f"sim_bridge cannot start: {first}")
+        self._publish(first)
+        if p.step_mode == "timer":
+            steady = Clock(clock_type=ClockType.STEADY_TIME)
+            self.create_timer(1.0 / p.step_frequency, self._on_timer, clock=steady)
+        self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
         self.get_logger().info(
-            f"{self._task} seed {self._seed}: {self._env.action_dim}-D actions, "
-            f"step_mode {self.p.step_mode}"
+            f"{self._sim.task} seed {self._sim.seed}: {self._sim.env.action_dim}-D actions, "
+            f"step_mode {p.step_mode}"
         )
 
-    # -- simulator -------------------------------------------------------------------------
-
-    def _reset(self, task: str, seed: int) -> str | None:
-        """Reset to (task, seed); None on success, else what went wrong (env unchanged)."""
-        try:
-            if self._env is None or task != self._task:
-                env = MetaWorldEnv(
-                    task=task,
-                    seed=seed,
-                    image_size=self.p.image_size,
-                    camera=self.p.camera,
-                    max_steps=self.p.max_steps,
-                )
-                if self._env is not None:
-                    self._env.close()
-                self._env, self._task = env, task
-            obs = self._env.reset(seed=seed)
-            self._fovy = camera_fovy(self._env, self.p.camera)
-        except (ValueError, KeyError) as exc:
-            return f"cannot reset to task {task!r} seed {seed}: {exc}"
-        self._seed, self._step, self._done = seed, 0, False
-        self._reset_wall_ns = time.time_ns()  # the clock DDS source timestamps are on
-        # A reset takes a step of simulated time: stamps stay increasing and never zero.
-        self._sim_time_ns += round(self._dt() * 1e9)
-        self._action = np.zeros(self._env.action_dim)
-        self._action_time = -float("inf")
-        self._publish(obs, reward=0.0, success=False)
-        return None
-
-    def _step_once(self, action: np.ndarray) -> None:
-        start = time.monotonic()
-        result = self._env.step(action)
-        self._step += 1
-        self._sim_time_ns += round(self._dt() * 1e9)
-        self._done = bool(result.done or result.success)
-        self._publish(result.obs, reward=float(result.reward), success=bool(result.success))
-        self._step_ms.append((time.monotonic() - start) * 1e3)
-        del self._step_ms[:-100]
-
-    def _dt(self) -> float:
-        return 1.0 / self._env.fps
-
-    def _publish(self, obs, reward: float, success: bool) -> None:
+    def _publish(self, frame: Frame | None) -> None:
+        if frame is None:
+            return
         stamp = ClockMsg()
-        stamp.clock.sec, stamp.clock.nanosec = divmod(self._sim_time_ns, 1_000_000_000)
+        stamp.clock.sec, stamp.clock.nanosec = divmod(frame.sim_time_ns, 1_000_000_000)
         self._clock_pub.publish(stamp)
-        image = rgb_to_image(obs.image, self.p.encoding)
+        image = rgb_to_image(frame.obs.image, self.p.encoding)
         image.header.stamp = stamp.clock
         image.header.frame_id = self.p.frame_id
         self._image_pub.publish(image)
         self._info_pub.publish(self._camera_info(image))
         joints = JointState(
-            name=list(self._env.proprio_names), position=[float(v) for v in obs.proprio]
+            name=list(self._sim.env.proprio_names),
+            position=[float(v) for v in frame.obs.proprio],
         )
         joints.header.stamp = stamp.clock
         self._joint_pub.publish(joints)
+        sim = self._sim
         status = EpisodeStatus(
-            task=self._task,
-            seed=self._seed,
-            step=self._step,
-            reward=reward,
-            success=success,
-            done=self._done,
+            task=sim.task,
+            seed=sim.seed,
+            step=sim.step,
+            reward=frame.reward,
+            success=frame.success,
+            done=sim.done,
         )
         status.header.stamp = stamp.clock
         self._episode_pub.publish(status)
 
     def _camera_info(self, image: Image) -> CameraInfo:
-        fx, fy, cx, cy = pinhole_intrinsics(self._fovy, image.width, image.height)
+        fx, fy, cx, cy = self._sim.env.camera_intrinsics(image.width, image.height)
         info = CameraInfo(
             header=image.header,
             height=image.height,
@@ -201,66 +140,56 @@ class SimBridge(GuardedCallbacks, Node):
         info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         return info
 
-    # -- callbacks -------------------------------------------------------------------------
-
     def _on_action(self, msg: Float64MultiArray, info: MessageInfo) -> None:
         if info["source_timestamp"] < self._reset_wall_ns:
             # Sent for the previous episode and still queued (a busy machine): stepping
             # the new one with it would take steps no tick of this episode chose.
             self._rejections.reject("action", "sent before the last reset")
             return
-        action = np.asarray(msg.data, dtype=np.float64)
-        if action.shape != (self._env.action_dim,):
-            self._rejections.reject(
-                "action", f"{action.size} values, the {self._task} env takes {self._env.action_dim}"
-            )
-            return
-        if not np.all(np.isfinite(action)):
-            self._rejections.reject("action", "non-finite values")
-            return
-        action = np.clip(action, -1.0, 1.0)
-        if self.p.step_mode == "timer":
-            self._action, self._action_time = action, time.monotonic()
-        elif not self._done:
-            self._step_once(action)
+        action = self._sim.check_action(list(msg.data))
+        if isinstance(action, str):
+            self._rejections.reject("action", action)
+        elif self.p.step_mode == "timer":
+            self._sim.hold(action)
+        else:
+            self._publish(self._sim.step_with(action))
 
     def _on_timer(self) -> None:
-        if self._done:
-            return
-        fresh = time.monotonic() - self._action_time <= self.p.action_timeout
-        self._step_once(self._action if fresh else np.zeros_like(self._action))
+        self._publish(self._sim.step_held())
 
     def _on_reset(
         self, request: ResetEpisode.Request, response: ResetEpisode.Response
     ) -> ResetEpisode.Response:
-        task = request.task or self._task
-        problem = self._reset(task, int(request.seed))
-        response.success = problem is None
-        response.message = problem or f"{task} seed {request.seed}"
-        if problem:
-            self.get_logger().warning(f"reset refused: {problem}")
-        else:
+        task = request.task or self._sim.task
+        frame = self._sim.reset(task, int(request.seed))
+        response.success = not isinstance(frame, str)
+        response.message = f"{task} seed {request.seed}" if response.success else frame
+        if response.success:
+            self._reset_wall_ns = time.time_ns()
+            self._publish(frame)
             self.get_logger().info(f"reset: {response.message}")
+        else:
+            self.get_logger().warning(f"reset refused: {frame}")
         return response
 
     def _report(self) -> diagnostics.Report:
+        sim = self._sim
         values = {
-            "task": self._task,
-            "seed": self._seed,
-            "step": self._step,
-            "done": self._done,
+            "task": sim.task,
+            "seed": sim.seed,
+            "step": sim.step,
+            "done": sim.done,
             "step_mode": self.p.step_mode,
             **self._rejections.report(),
         }
-        if self._step_ms:
-            values["step_ms_mean"] = float(np.mean(self._step_ms))
-        return diagnostics.OK, "episode running" if not self._done else "episode ended", values
+        if sim.step_ms:
+            values["step_ms_mean"] = float(np.mean(sim.step_ms))
+        return diagnostics.OK, "episode running" if not sim.done else "episode ended", values
 
     def destroy_node(self) -> None:
         """Free the renderer's GL context while EGL is still up (not at interpreter exit)."""
-        if getattr(self, "_env", None) is not None:
-            self._env.close()
-            self._env = None
+        if hasattr(self, "_sim"):
+            self._sim.close()
         super().destroy_node()
 
 

@@ -20,7 +20,13 @@ from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
-from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.parameters import (
+    MODEL_PARAMETERS,
+    Param,
+    config_from,
+    declare_parameters,
+    params_from,
+)
 from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
@@ -44,34 +50,7 @@ PARAMETERS = [
         low=0,
         high=1000,
     ),
-    Param(
-        "max_joint_age",
-        0.5,
-        "seconds since the last joint_states after which the belief is withheld",
-        low=0.001,
-        high=60.0,
-    ),
-    Param(
-        "max_action_age",
-        1.0,
-        "seconds since the last executed action after which the belief is withheld",
-        low=0.001,
-        high=60.0,
-    ),
-    Param(
-        "max_frame_age",
-        1.0,
-        "a frame stamped this many seconds behind the node clock is rejected",
-        low=0.001,
-        high=3600.0,
-    ),
-    Param(
-        "max_stamp_lead",
-        0.2,
-        "a frame stamped this many seconds ahead of the node clock is rejected",
-        low=0.0,
-        high=60.0,
-    ),
+    *params_from(StreamLimits),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
 ]
 
@@ -83,7 +62,7 @@ class StateEstimator(GuardedCallbacks, Node):
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._rejections = Rejections(self.get_logger())
         self._model_goal_dim = model.goal_dim
-        limits = StreamLimits(p.max_joint_age, p.max_action_age, p.max_frame_age, p.max_stamp_lead)
+        limits = config_from(StreamLimits, p)
         clock = self.get_clock()
         self._tracker = BeliefTracker(
             model,

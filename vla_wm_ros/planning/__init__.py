@@ -10,7 +10,7 @@ from vla_wm_ros.planning.config import (
     PlannerConfig,
     SafetyConfig,
     SamplingConfig,
-    load_preset,
+    load_planner_preset,
 )
 from vla_wm_ros.planning.gradient_mpc import GradientMPC
 from vla_wm_ros.planning.hierarchical import HierarchicalPlanner
@@ -35,5 +35,5 @@ __all__ = [
     "SafetyConfig",
     "SamplingConfig",
     "build_planner",
-    "load_preset",
+    "load_planner_preset",
 ]

@@ -8,13 +8,12 @@ horizon 15; CEM top-k 100 over 5 iterations; MPPI temperature 0.1, noise 0.5, on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Literal
 
-from vla_wm_ros.config import ConfigError, load_yaml
+from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
 
 PlannerKind = Literal["mppi", "cem", "gradient", "hierarchical"]
-PRESETS = ("default", "seed")
+PLANNER_PRESETS = ("default", "seed")
 
 
 @dataclass
@@ -172,9 +171,8 @@ class PlannerConfig:
             )
 
 
-def load_preset(name: str) -> PlannerConfig:
-    """One of PRESETS, shipped as YAML beside this module."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown planner preset {name!r}; choose one of {', '.join(PRESETS)}")
-    with resources.as_file(resources.files(__package__) / "presets" / f"{name}.yaml") as path:
-        return load_yaml(PlannerConfig, path)
+def load_planner_preset(name: str) -> PlannerConfig:
+    """One of PLANNER_PRESETS, shipped as YAML beside this module."""
+    return load_packaged_preset(
+        PlannerConfig, __package__, "presets", name, PLANNER_PRESETS, "planner"
+    )

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vla_wm_ros.planning.config import GradientMPCConfig, SafetyConfig
 from vla_wm_ros.planning.model import PlanningModel, belief_feature
-from vla_wm_ros.planning.result import PlanResult
+from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
 
@@ -154,16 +154,4 @@ class GradientMPC:
         else:
             action = self.gate.safe_action.copy()
             what = "no previous plan: safe action sent"
-        return PlanResult(
-            action=action,
-            expected_return=float("nan"),
-            uncertainty=0.0,
-            iterations=0,
-            elapsed_ms=(time.monotonic() - start) * 1e3,
-            status="deadline",
-            reason=(
-                f"deadline: {(deadline - start) * 1e3:.1f} ms left, one gradient step takes "
-                f"~{self._iter_ms or 0.0:.1f} ms: {what}"
-            ),
-            predicted_reward=float("nan"),
-        )
+        return deadline_result(action, start, deadline, "gradient step", self._iter_ms or 0.0, what)

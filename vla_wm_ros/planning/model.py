@@ -6,7 +6,7 @@ features to next features, writing into a caller-provided `out` row block when g
 a planner's trajectory tensor is filled in place. Features are scored with the reward,
 value, policy and (optionally) disagreement functions. The real `WorldModel` implements
 it through `world_model_adapter.py`; analytic systems with known optima
-(`linear_system.py`) implement it for tests.
+(`test/linear_system.py`) implement it for tests.
 """
 
 from __future__ import annotations

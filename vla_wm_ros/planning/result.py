@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,3 +29,30 @@ class PlanResult:
     status: Status
     reason: str
     predicted_reward: float
+
+
+def deadline_result(
+    action: np.ndarray,
+    start: float,
+    deadline: float,
+    step: str,
+    step_ms: float,
+    sent: str,
+    expected_return: float = float("nan"),
+    uncertainty: float = 0.0,
+) -> PlanResult:
+    """A plan given up before its first `step` because one takes longer (~`step_ms`) than
+    the time left until `deadline` (time.monotonic()); `sent` says what was sent instead."""
+    return PlanResult(
+        action=action,
+        expected_return=expected_return,
+        uncertainty=uncertainty,
+        iterations=0,
+        elapsed_ms=(time.monotonic() - start) * 1e3,
+        status="deadline",
+        reason=(
+            f"deadline: {(deadline - start) * 1e3:.1f} ms left, one {step} takes "
+            f"~{step_ms:.1f} ms: {sent}"
+        ),
+        predicted_reward=float("nan"),
+    )

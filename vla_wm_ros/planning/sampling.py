@@ -29,7 +29,7 @@ from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
-from vla_wm_ros.planning.result import PlanResult
+from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
 
@@ -309,17 +309,13 @@ class SamplingPlanner:
         action = model.policy(f0, context, False)
         action = torch.minimum(torch.maximum(action, model.action_low), model.action_high)
         uncertainty = float(model.disagreement(f0, action)[0]) if self.gate.measures else 0.0
-        left_ms = (deadline - start) * 1e3
-        return PlanResult(
-            action=action[0].cpu().numpy().astype(np.float32),
+        return deadline_result(
+            action[0].cpu().numpy().astype(np.float32),
+            start,
+            deadline,
+            "iteration",
+            estimate_ms,
+            "actor prior's action sent",
             expected_return=float(model.value(f0, context)[0]),
             uncertainty=uncertainty,
-            iterations=0,
-            elapsed_ms=(time.monotonic() - start) * 1e3,
-            status="deadline",
-            reason=(
-                f"deadline: {left_ms:.1f} ms left, one iteration takes "
-                f"~{estimate_ms:.1f} ms: actor prior's action sent"
-            ),
-            predicted_reward=float("nan"),
         )

@@ -19,8 +19,9 @@ from typing import Any, Literal
 
 from vla_wm_ros import paths
 from vla_wm_ros.config import ConfigError, from_dict, load_yaml, to_dict
+from vla_wm_ros.control.action_sink import ActionSinkConfig
+from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.deploy import BACKEND_CHOICES
-from vla_wm_ros.ros.action_messages import ActionSinkConfig
 
 PACKAGE = "vla_wm_ros"
 SIMS = ("mujoco", "gazebo", "isaac", "none")
@@ -85,7 +86,9 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("model_dir", "", f"world-model checkpoint; empty: models/{paths.DEFAULT_MODEL}"),
     LaunchArgument("device", "cpu", "where the models run", ("cpu", "cuda")),
     LaunchArgument("backend", "auto", "inference backend (auto: the fastest)", BACKEND_CHOICES),
-    LaunchArgument("control_frequency", "10.0", "planner ticks per second (Hz)"),
+    LaunchArgument(
+        "control_frequency", str(LoopSettings.control_frequency), "planner ticks per second (Hz)"
+    ),
 )
 
 
@@ -99,7 +102,7 @@ class GraphArguments:
     model_dir: str = ""
     device: Literal["cpu", "cuda"] = "cpu"
     backend: Literal["auto", "eager", "compile", "torchscript", "onnxruntime", "tensorrt"] = "auto"
-    control_frequency: float = 10.0
+    control_frequency: float = LoopSettings.control_frequency
 
     def validate(self) -> None:
         if not 0.1 <= self.control_frequency <= 1000.0:

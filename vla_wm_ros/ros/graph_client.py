@@ -25,6 +25,7 @@ from vla_wm_ros.language.text_check import rejection_reason
 from vla_wm_ros.ros import qos
 from vla_wm_ros.ros.graph import GOAL, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
+from vla_wm_ros.ros.spin import spin_until
 
 SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
 RESET = "sim_bridge/reset"
@@ -131,12 +132,7 @@ class GraphClient:
     # -- plumbing --------------------------------------------------------------------------
 
     def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.02)
-        return bool(predicate())
+        return spin_until(self.executor, predicate, timeout)
 
     def _call(self, client, request, timeout: float):
         if not self.spin_until(client.service_is_ready, timeout):

@@ -11,7 +11,6 @@ action answers a frame rather than a timer phase.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -40,7 +39,6 @@ class LoopProbe(Node):
         if not frames or len(frames) != len(proprio):
             raise ValueError("LoopProbe needs frames and one proprioception vector each")
         self._frames, self._proprio = frames, proprio
-        self._lock = threading.Lock()
         self.frames: list[FrameTimes] = []
         self._by_stamp: dict[tuple[int, int], FrameTimes] = {}
         self._running = False
@@ -73,15 +71,13 @@ class LoopProbe(Node):
         image.data = rgb.tobytes()
         image.header.stamp = stamp
         times = FrameTimes(sent=time.monotonic())
-        with self._lock:
-            self.frames.append(times)
-            self._by_stamp[(stamp.sec, stamp.nanosec)] = times
+        self.frames.append(times)
+        self._by_stamp[(stamp.sec, stamp.nanosec)] = times
         self._joints_pub.publish(joints)
         self._image_pub.publish(image)
 
     def _frame(self, header) -> FrameTimes | None:
-        with self._lock:
-            return self._by_stamp.get((header.stamp.sec, header.stamp.nanosec))
+        return self._by_stamp.get((header.stamp.sec, header.stamp.nanosec))
 
     def _on_embedding(self, msg: Embedding) -> None:
         frame = self._frame(msg.header)
@@ -96,9 +92,8 @@ class LoopProbe(Node):
     def _on_action(self, msg: Float64MultiArray) -> None:
         """The action answers the newest frame whose belief is out and not yet answered."""
         now = time.monotonic()
-        with self._lock:
-            for frame in reversed(self.frames):
-                if frame.latent is not None:
-                    if frame.action is None:
-                        frame.action = now
-                    return
+        for frame in reversed(self.frames):
+            if frame.latent is not None:
+                if frame.action is None:
+                    frame.action = now
+                return

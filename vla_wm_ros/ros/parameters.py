@@ -2,8 +2,10 @@
 
 Each node lists its parameters once as `Param` rows; `declare_parameters` turns them into
 ROS 2 parameters with a ParameterDescriptor (description, range, read-only), so
-`ros2 param describe` explains every one. The defaults here are the ones written in
-config/controller.yaml (a test keeps the two equal).
+`ros2 param describe` explains every one. Settings that have a dataclass (the action
+sink, the loop timing, the simulator) get their rows from it (`params_from`): the
+dataclass is the one home of their defaults. config/controller.yaml is checked against
+the tables by a test.
 
 Empty list defaults are declared with their array type: a ROS 2 params file cannot carry
 an empty list (it reads as "not set"), so "not set" reads back as the empty list.
@@ -12,9 +14,11 @@ an empty list (it reads as "not set"), so "not set" reads back as the empty list
 from __future__ import annotations
 
 import array
+import dataclasses
+import typing
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 from rcl_interfaces.msg import (
     FloatingPointRange,
@@ -25,7 +29,9 @@ from rcl_interfaces.msg import (
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from vla_wm_ros.config import from_dict
 from vla_wm_ros.deploy import BACKEND_CHOICES
+from vla_wm_ros.ros.graph import GraphArguments
 
 _LIST_TYPES = {
     float: ParameterType.PARAMETER_DOUBLE_ARRAY,
@@ -96,6 +102,42 @@ def declare_parameters(node: Node, table: list[Param]) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
+def params_from(cls: type, prefix: str = "") -> list[Param]:
+    """One row per field of dataclass `cls`, named `prefix` + field name: the field's
+    default, the description and bounds of its `doc(...)` metadata, a Literal's values as
+    its choices. A field without a description is refused (`ros2 param describe`)."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        if "help" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name}: no doc(...) metadata to describe it")
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        hint = hints[f.name]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        rows.append(
+            Param(
+                prefix + f.name,
+                default,
+                f.metadata["help"],
+                f.metadata["low"],
+                f.metadata["high"],
+                choices=args if origin is Literal else (),
+                item=args[0] if origin is list else str,
+            )
+        )
+    return rows
+
+
+def config_from(cls: type, values: SimpleNamespace, prefix: str = ""):
+    """The dataclass `cls` from declared values (rows of `params_from(cls, prefix)`),
+    validated; a ConfigError names the parameter."""
+    data = {
+        f.name: getattr(values, (prefix + f.name).replace(".", "_"))
+        for f in dataclasses.fields(cls)
+    }
+    return from_dict(cls, data, prefix.rstrip("."))
+
+
 def defaults(table: list[Param]) -> dict[str, Any]:
     """The defaults of `table` by parameter name (for comparing with config files)."""
     return {row.name: row.default for row in table}
@@ -104,10 +146,10 @@ def defaults(table: list[Param]) -> dict[str, Any]:
 # Every node that loads the world model declares these.
 MODEL_PARAMETERS = [
     Param("model_dir", "", "world-model checkpoint directory; empty: the shipped model"),
-    Param("device", "cpu", "where the model runs", choices=("cpu", "cuda")),
+    Param("device", GraphArguments.device, "where the model runs", choices=("cpu", "cuda")),
     Param(
         "backend",
-        "auto",
+        GraphArguments.backend,
         "inference backend (auto: the fastest here, measured once and remembered)",
         choices=BACKEND_CHOICES,
     ),

@@ -27,7 +27,9 @@ class Rejections:
         keys: tuple[str, str] = ("rejected", "last_rejection"),
         level: str = "warning",
     ) -> None:
-        self._log = getattr(logger, level)
+        if level not in ("warning", "error"):
+            raise ValueError(f"level {level!r} is not 'warning' or 'error'")
+        self._logger, self._level = logger, level
         self._interval = interval
         self._verb = verb
         self._keys = keys
@@ -41,7 +43,11 @@ class Rejections:
         self.count += 1
         now = time.monotonic()
         if text != self.last_reason or now - self._last_logged >= self._interval:
-            self._log(text)
+            # One call per level: rclpy refuses two severities from one call site.
+            if self._level == "error":
+                self._logger.error(text)
+            else:
+                self._logger.warning(text)
             self._last_logged = now
         self.last_reason = text
 

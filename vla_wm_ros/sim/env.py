@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from vla_wm_ros.sim.camera import camera_fovy, pinhole_intrinsics
 from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.rendering import OffscreenRenderer
 from vla_wm_ros.sim.tasks import check_task, env_id
@@ -123,6 +124,11 @@ class MetaWorldEnv:
         if self._renderer is None:
             raise RuntimeError(f"{self.task}: rendering is off (render=False)")
         return self._renderer.render(self._env.data)
+
+    def camera_intrinsics(self, width: int, height: int) -> tuple[float, ...]:
+        """(fx, fy, cx, cy) of the rendering camera for a `width` x `height` image."""
+        fovy = camera_fovy(self._env.model, self.config.camera)
+        return pinhole_intrinsics(fovy, width, height)
 
     def _observe(self) -> Observation:
         image = self._renderer.render(self._env.data) if self._renderer else None

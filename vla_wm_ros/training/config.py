@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 
-from vla_wm_ros.config.loader import ConfigError, load_yaml
+from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
 
 STAGES = ("temporal", "world_model", "dynamics", "actor_critic")
 TRAIN_PRESETS = ("tiny", "default")
@@ -70,8 +69,6 @@ class TrainConfig:
 
 
 def load_train_preset(name: str) -> TrainConfig:
-    if name not in TRAIN_PRESETS:
-        raise ConfigError(f"training preset {name!r}: valid presets are {', '.join(TRAIN_PRESETS)}")
-    path = resources.files("vla_wm_ros.config") / "train_presets" / f"{name}.yaml"
-    with resources.as_file(path) as p:
-        return load_yaml(TrainConfig, p)
+    return load_packaged_preset(
+        TrainConfig, "vla_wm_ros.config", "train_presets", name, TRAIN_PRESETS, "training"
+    )
