@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.data.layout import DatasetError
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.sim.policies import POLICY_KINDS
+    from vla_wm_ros.training import distributed
 
     names = load_suite().names
     tasks = names if args.tasks == "mt10" else [t for t in args.tasks.split(",") if t]
@@ -55,10 +56,13 @@ def run(args: argparse.Namespace) -> int:
         for n in range(args.episodes)
     ]
     try:
-        summary = collect(args.out, jobs, workers=args.workers, append=args.append)
+        with distributed.process_group("cpu"):
+            summary = collect(args.out, jobs, workers=args.workers, append=args.append)
     except DatasetError as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 1
+    if not summary:  # a torchrun process other than rank 0: rank 0 reports
+        return 0
     if args.json:
         print(json.dumps(summary))
     else:

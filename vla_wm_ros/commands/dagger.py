@@ -1,9 +1,14 @@
-"""`vla-wm dagger`: refine a checkpoint's actor on expert-relabelled rollouts of itself."""
+"""`vla-wm dagger`: refine a checkpoint's actor on expert-relabelled rollouts of itself.
+
+Under torchrun the rollouts and actor updates are shared by the processes (training/
+dagger.py); rank 0 saves and prints.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 NAME = ("dagger",)
@@ -45,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
         read_meta,
         save_checkpoint,
     )
+    from vla_wm_ros.training import distributed
     from vla_wm_ros.training.dagger import DaggerConfig, dagger
 
-    torch.set_num_threads(args.threads)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(max(1, args.threads // local_processes))
     names = load_suite().names
     tasks = names if args.tasks == "mt10" else [t for t in args.tasks.split(",") if t]
     unknown = sorted(set(tasks) - set(names))
@@ -78,21 +85,25 @@ def run(args: argparse.Namespace) -> int:
 
         def round_done(row: dict) -> None:
             rounds.append(row)
-            if args.save_rounds:
+            if args.save_rounds and distributed.is_main():
                 save(out / f"round-{row['round']}", {"rounds": rounds, "config": cfg.__dict__})
 
-        result = dagger(
-            wm,
-            args.data,
-            tasks,
-            cfg,
-            default_embedder(),
-            split_seed=args.split_seed,
-            on_round=round_done,
-        )
-    except (CheckpointError, ConfigError, DatasetError) as exc:
+        with distributed.process_group("cpu"):
+            result = dagger(
+                wm,
+                args.data,
+                tasks,
+                cfg,
+                default_embedder(),
+                split_seed=args.split_seed,
+                on_round=round_done,
+            )
+            main = distributed.is_main()
+    except (CheckpointError, ConfigError, DatasetError, ValueError) as exc:
         print(f"dagger: {exc}", file=sys.stderr)
         return 2
+    if not main:
+        return 0
     save(out, result)
     if args.json:
         print(json.dumps(result))

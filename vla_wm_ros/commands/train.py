@@ -1,10 +1,16 @@
 """`vla-wm train`: the training stages over a dataset (collected, imported from bags, or
-any LeRobot dataset with square frames)."""
+any LeRobot dataset with square frames).
+
+Data-parallel across processes and hosts when started by torchrun, e.g. on one machine
+`torchrun --standalone --nproc-per-node 2 .venv/bin/vla-wm train ...` (each process
+takes --threads / processes-on-this-host threads; docs/DISTRIBUTED.md: multi-host).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 NAME = ("train",)
@@ -30,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop-after", type=int, help="stop (state saved) after this many steps in this call"
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch CPU threads (shared by a host's processes)"
+    )
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
@@ -41,23 +49,29 @@ def run(args: argparse.Namespace) -> int:
 
     from vla_wm_ros.config.loader import ConfigError, load_yaml
     from vla_wm_ros.data.layout import DatasetError
+    from vla_wm_ros.training import distributed
     from vla_wm_ros.training.config import TrainConfig, load_train_preset
     from vla_wm_ros.training.loop import Interrupted
     from vla_wm_ros.training.trainer import TrainError, train
 
-    torch.set_num_threads(args.threads)
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(max(1, args.threads // local_processes))
     try:
         cfg = load_yaml(TrainConfig, args.config) if args.config else load_train_preset(args.preset)
         if args.seed is not None:
             cfg = dataclasses.replace(cfg, seed=args.seed)
         stages = [s for s in args.stages.split(",") if s]
-        summary = train(args.data, args.out, cfg, stages, args.resume, args.stop_after)
+        with distributed.process_group("cpu"):
+            summary = train(args.data, args.out, cfg, stages, args.resume, args.stop_after)
+            main = distributed.is_main()
     except Interrupted as exc:
         print(f"train: {exc}; continue with --resume", file=sys.stderr)
         return 3
-    except (ConfigError, DatasetError, TrainError) as exc:
+    except (ConfigError, DatasetError, TrainError, ValueError) as exc:
         print(f"train: {exc}", file=sys.stderr)
         return 2
+    if not main:
+        return 0
     if args.json:
         print(json.dumps(summary))
     else:

@@ -18,6 +18,7 @@ import numpy as np
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.writer import DatasetWriter
+from vla_wm_ros.training import distributed
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,18 @@ def _run(jobs: list[Job], workers: int) -> Iterator[Episode]:
         yield from pool.imap(rollout, jobs)
 
 
+def _run_sharded(jobs: list[Job]) -> Iterator[Episode]:
+    """Under torchrun: process r runs jobs r, r + world_size, ...; rank 0 receives every
+    episode, in job order (so the dataset equals a one-process collection), and the
+    other ranks yield nothing."""
+    size, rank = distributed.world_size(), distributed.rank()
+    for start in range(0, len(jobs), size):
+        batch = jobs[start : start + size]
+        gathered = distributed.gather_to_main(rollout(batch[rank]) if rank < len(batch) else None)
+        if gathered is not None:
+            yield from (episode for episode in gathered if episode is not None)
+
+
 def collect(
     out: str | Path,
     jobs: list[Job],
@@ -135,17 +148,29 @@ def collect(
     append: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Run `jobs` and write their episodes to `out` atomically; returns a summary."""
+    """Run `jobs` and write their episodes to `out` atomically; returns a summary.
+
+    Under torchrun the jobs are shared by the processes (one simulator each, `workers`
+    unused) and rank 0 writes; the other ranks return an empty summary.
+    """
     from tqdm import tqdm
 
     if not jobs:
         raise ValueError("nothing to collect: no (task, episode) jobs")
+    if distributed.active():
+        episodes = _run_sharded(jobs)
+        if not distributed.is_main():
+            for _ in episodes:  # take part in every gather
+                pass
+            return {}
+    else:
+        episodes = _run(jobs, workers)
     spec = dataset_spec(jobs[0].task, jobs[0].image_size, jobs[0].camera)
     per_task: dict[str, list[bool]] = {}
     frames = 0
     with DatasetWriter(out, spec, append=append) as writer:
         bar = tqdm(total=len(jobs), desc="collect", unit="episode", disable=not progress)
-        for episode in _run(jobs, workers):
+        for episode in episodes:
             writer.add(episode)
             frames += episode.length
             key = f"{episode.task}/{episode.policy}"

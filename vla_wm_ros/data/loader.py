@@ -81,6 +81,7 @@ class SequenceLoader:
         embedder: Embedder | None = None,
         policies: tuple[str, ...] | None = None,
         split_seed: int | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -94,11 +95,14 @@ class SequenceLoader:
         metas = [self.dataset.episodes[i] for i in chosen]
         if policies is not None:
             metas = [m for m in metas if m.policy in policies]
-        self.episodes = [m for m in metas if m.length >= seq_len]
+        # Data-parallel training: process `rank` of `count` samples every count-th episode.
+        rank, count = shard
+        self.episodes = [m for m in metas if m.length >= seq_len][rank::count]
         if not self.episodes:
             raise DatasetError(
                 f"{dataset_dir}: no {split} episode has {seq_len} or more steps"
                 + (f" with policy in {policies}" if policies else "")
+                + (f" in shard {rank} of {count}" if count > 1 else "")
             )
         lengths = np.array([m.length - seq_len + 1 for m in self.episodes], dtype=np.float64)
         self._weights = lengths / lengths.sum()  # every window equally likely

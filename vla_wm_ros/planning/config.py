@@ -153,9 +153,17 @@ class HierarchicalConfig:
 
 @dataclass
 class PlannerConfig:
-    """Which planner runs (kind) and the settings of each."""
+    """Which planner runs (kind) and the settings of each.
+
+    precision: the sampling planners' compute precision (planning/precision.py): auto =
+    bf16 on CPUs with native bf16 and on CUDA, fp32 elsewhere. compiled_rollout: run each
+    iteration's rollout as one torch.compile'd graph (faster per plan, tens of seconds to
+    compile on the first plan).
+    """
 
     kind: PlannerKind = "mppi"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compiled_rollout: bool = False
     mppi: MPPIConfig = field(default_factory=MPPIConfig)
     cem: CEMConfig = field(default_factory=CEMConfig)
     gradient: GradientMPCConfig = field(default_factory=GradientMPCConfig)

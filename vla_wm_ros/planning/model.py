@@ -55,6 +55,20 @@ class PlanningModel(Protocol):
         ...
 
 
+def rollout(model: PlanningModel, features: Tensor, actions: Tensor) -> None:
+    """Fill features[1:] (H+1, N, F) from features[0] under actions (H, N, A), in place.
+
+    A model may offer `rollout(features, actions)` doing all H steps in one call (a fused
+    or compiled rollout, planning/precision.py); otherwise one imagine_step per step.
+    """
+    fused = getattr(model, "rollout", None)
+    if fused is not None:
+        fused(features, actions)
+        return
+    for t in range(actions.shape[0]):
+        model.imagine_step(features[t], actions[t], out=features[t + 1])
+
+
 def belief_feature(model: PlanningModel, belief: Any) -> Tensor:
     """The belief's feature (1, F); refuses more than one row: planners plan for one robot."""
     feature = model.feature(belief)

@@ -12,6 +12,7 @@ from vla_wm_ros.planning.gradient_mpc import GradientMPC
 from vla_wm_ros.planning.hierarchical import HierarchicalPlanner
 from vla_wm_ros.planning.model import PlanningModel
 from vla_wm_ros.planning.mppi import MPPIPlanner
+from vla_wm_ros.planning.precision import planning_model
 from vla_wm_ros.planning.result import PlanResult
 
 
@@ -26,13 +27,20 @@ class Planner(Protocol):
 
 
 def build_planner(cfg: PlannerConfig, model: PlanningModel) -> Planner:
-    """The planner `cfg.kind` over `model`, with the shared safety settings."""
-    if cfg.kind == "mppi":
-        return MPPIPlanner(model, cfg.mppi, cfg.safety)
-    if cfg.kind == "cem":
-        return CEMPlanner(model, cfg.cem, cfg.safety)
+    """The planner `cfg.kind` over `model`, with the shared safety settings.
+
+    MPPI and CEM plan over `model` in `cfg.precision` (planning/precision.py); gradient
+    MPC needs autograd and the hierarchical planner hands the slow level's imagined path
+    to it, so both keep `model` as given.
+    """
     if cfg.kind == "gradient":
         return GradientMPC(model, cfg.gradient, cfg.safety)
-    slow_cls = MPPIPlanner if cfg.hierarchical.slow == "mppi" else CEMPlanner
-    slow = slow_cls(model, getattr(cfg, cfg.hierarchical.slow), cfg.safety)
-    return HierarchicalPlanner(slow, GradientMPC(model, cfg.gradient, cfg.safety), cfg.hierarchical)
+    if cfg.kind == "hierarchical":
+        slow_cls = MPPIPlanner if cfg.hierarchical.slow == "mppi" else CEMPlanner
+        slow = slow_cls(model, getattr(cfg, cfg.hierarchical.slow), cfg.safety)
+        fast = GradientMPC(model, cfg.gradient, cfg.safety)
+        return HierarchicalPlanner(slow, fast, cfg.hierarchical)
+    sampling_model = planning_model(model, cfg.precision, cfg.compiled_rollout)
+    if cfg.kind == "mppi":
+        return MPPIPlanner(sampling_model, cfg.mppi, cfg.safety)
+    return CEMPlanner(sampling_model, cfg.cem, cfg.safety)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature
+from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -238,6 +238,10 @@ class SamplingPlanner:
         follows the actor's mode, the others sample its distribution."""
         model, p = self.model, self._n_pi
         features, actions = self._features, self._actions
+        fused = getattr(model, "policy_rollout", None)  # all steps in one call (precision.py)
+        if fused is not None:
+            fused(features[:, :p], actions[:, :p], context)
+            return
         for t in range(self.cfg.horizon):
             actions[t, :1] = model.policy(features[t, :1], context, False)
             if p > 1:
@@ -253,8 +257,7 @@ class SamplingPlanner:
         sampled = actions[:, p:]
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
-        for t in range(cfg.horizon):
-            model.imagine_step(features[t, p:], actions[t, p:], out=features[t + 1, p:])
+        rollout(model, features[:, p:], actions[:, p:])
         returns, first_reward = self._score(context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)

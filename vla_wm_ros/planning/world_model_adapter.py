@@ -47,6 +47,7 @@ class WorldModelPlanningModel:
         self.kernel = ImagineKernel(world_model)
         self.sample_latent = sample_latent
         param = next(world_model.parameters())
+        self.dtype = param.dtype  # of features and goal terms (the model's weights)
         self.action_dim = world_model.action_dim
         self.action_low = -torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
         self.action_high = torch.ones(self.action_dim, device=param.device, dtype=param.dtype)
@@ -62,10 +63,10 @@ class WorldModelPlanningModel:
                 f"(deter {self.rssm.deter_size} + stoch {self.rssm.stoch_size}), "
                 f"got shape {tuple(feature.shape)}"
             )
-        return feature.to(self.action_low.device, self.action_low.dtype)
+        return feature.to(self.action_low.device, self.dtype)
 
     def goal_context(self, goal: Tensor) -> GoalTerms:
-        goal = torch.as_tensor(goal, device=self.action_low.device, dtype=self.action_low.dtype)
+        goal = torch.as_tensor(goal, device=self.action_low.device, dtype=self.dtype)
         if goal.shape != (self.goal_dim,):
             raise ValueError(
                 f"goal: expected the instruction embedding ({self.goal_dim},), "

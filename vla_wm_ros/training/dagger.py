@@ -10,10 +10,14 @@ actor on the aggregate plus the original expert demonstrations. The world model 
 frozen: features come from the same RSSM filter the runtime uses.
 
 Rollout placements are seeds no collector or evaluation uses (2**31 + 10**7 + ...).
+Under torchrun each process runs every world_size-th rollout of a round (placements fixed
+by task and number, as in one process), all processes then hold the whole aggregate, and
+the actor updates are data-parallel (training/distributed.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from vla_wm_ros.config.loader import ConfigError
 from vla_wm_ros.data.loader import Embedder, SequenceLoader
 from vla_wm_ros.evaluation.actor_rollout import ActorController
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training import distributed
 from vla_wm_ros.training.loop import clip_step
 from vla_wm_ros.training.stages import behaviour_cloning_loss
 
@@ -127,19 +132,27 @@ def dagger(
     cfg.validate()
     suite = load_suite()
     goals = dict(zip(tasks, embedder([suite.task(t).canonical for t in tasks]), strict=True))
+    # Data-parallel (torchrun): each process runs every world_size-th rollout and its share
+    # of each batch; the rollouts are gathered everywhere, the gradients averaged.
+    rank, size = distributed.rank(), distributed.world_size()
+    show = progress and rank == 0
+    local = dataclasses.replace(
+        cfg, batch_size=distributed.per_rank_batch(cfg.batch_size, "dagger")
+    )
     demos = SequenceLoader(
         data,
-        cfg.batch_size,
+        local.batch_size,
         cfg.seq_len,
         "train",
-        seed=cfg.seed + 7,
+        seed=cfg.seed + 7 + 7919 * rank,
         val_fraction=val_fraction,
         embedder=embedder,
         policies=demo_policies,
         split_seed=split_seed,
         cache_episodes=512,  # every demonstration stays decoded: no parquet reads per batch
+        shard=(rank, size),
     )
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(cfg.seed + 7919 * rank)
     params = list(wm.actor.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, eps=1e-6)
     aggregate: list[dict[str, np.ndarray]] = []
@@ -148,39 +161,45 @@ def dagger(
         beta = cfg.beta * 0.5**r
         start = time.perf_counter()
         wins: dict[str, list[bool]] = {}
-        bar = tqdm(
-            total=len(tasks) * cfg.episodes_per_task,
-            desc=f"dagger {r} rollouts",
-            disable=not progress,
-        )
+        jobs = [(i, n) for i in range(len(tasks)) for n in range(cfg.episodes_per_task)]
+        mine = jobs[rank::size]
+        bar = tqdm(total=len(mine), desc=f"dagger {r} rollouts", disable=not show)
         wm.eval()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # batch-of-one filter steps: a second thread only waits
+        done = []
         for i, task in enumerate(tasks):
+            numbers = [n for j, n in mine if j == i]
+            if not numbers:
+                continue
             with MetaWorldEnv(
                 task=task,
                 image_size=wm.cfg.encoder.image_size,
                 camera=cfg.camera,
                 max_steps=cfg.max_steps,
             ) as env:
-                for n in range(cfg.episodes_per_task):
+                for n in numbers:
                     seed = DAGGER_SEED_BASE + cfg.seed * 1_000_000 + r * 10_000 + i * 100 + n
                     arrays, won = relabelled_rollout(wm, env, goals[task], seed, beta, rng)
                     arrays["goal"] = np.broadcast_to(
                         goals[task], (len(arrays["action"]), len(goals[task]))
                     )
-                    aggregate.append(arrays)
-                    wins.setdefault(task, []).append(won)
+                    done.append(((i, n), arrays, won))
                     bar.update(1)
         bar.close()
         torch.set_num_threads(threads)
+        for (i, _), arrays, won in sorted(
+            (item for part in distributed.all_gather(done) for item in part), key=lambda x: x[0]
+        ):
+            aggregate.append(arrays)
+            wins.setdefault(tasks[i], []).append(won)
         rollout_s = time.perf_counter() - start
         losses = []
-        for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not progress):
-            loss = behaviour_cloning_loss(wm, _window_batch(aggregate, cfg, rng))
+        for _ in tqdm(range(cfg.bc_steps), desc=f"dagger {r} actor", disable=not show):
+            loss = behaviour_cloning_loss(wm, _window_batch(aggregate, local, rng))
             loss = loss + behaviour_cloning_loss(wm, demos.sample())
             clip_step(loss, opt, params, cfg.grad_clip)
-            losses.append(float(loss.detach()))
+            losses.append(distributed.mean_terms({"loss": float(loss.detach())})["loss"])
         report.append(
             {
                 "round": r,

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vla_wm_ros.training import distributed
 from vla_wm_ros.training.state import STATE_FILE, load_state, save_state
 
 StepFn = Callable[[int], dict[str, float]]  # step index (0-based) -> logged terms
@@ -105,27 +106,35 @@ def run_stage(
     from tqdm import tqdm
 
     state_dir = ctx.out / "train_state" / stage
+    main = distributed.is_main()
+    # Rank 0's state holds the modules and optimisers; every other rank keeps its own RNG
+    # streams (its data shard's sampler) beside it, so a resumed run continues exactly.
+    own_dir = state_dir if main else state_dir / f"rank{distributed.rank()}"
     start, elapsed = 0, 0.0
     if (state_dir / STATE_FILE).is_file():
         progress = load_state(state_dir, modules, optimizers, rngs)
+        if not main and (own_dir / STATE_FILE).is_file():
+            load_state(own_dir, {}, {}, rngs)
         start, elapsed = int(progress["step"]), float(progress.get("elapsed_s", 0.0))
-        _truncate_curve(ctx.out, stage, start)
-        print(f"[train] {stage}: resuming at step {start}/{steps}", file=sys.stderr)
+        if main:
+            _truncate_curve(ctx.out, stage, start)
+            print(f"[train] {stage}: resuming at step {start}/{steps}", file=sys.stderr)
+    distributed.broadcast_parameters(modules.values())
     bar = tqdm(
         total=steps,
         initial=start,
         desc=stage,
         unit="step",
-        disable=not ctx.progress,
+        disable=not (ctx.progress and main),
         file=sys.stderr,
     )
     last: dict[str, float] = {}
     t0 = time.perf_counter() - elapsed
     for i in range(start, steps):
-        terms = step(i)
+        terms = distributed.mean_terms(step(i))
         last = terms
         n = i + 1
-        if n % ctx.log_every == 0 or n == steps:
+        if main and (n % ctx.log_every == 0 or n == steps):
             row = {"step": float(n), **{k: float(v) for k, v in terms.items()}}
             _append_curve(ctx.out, stage, row)
             writer = ctx.tensorboard()
@@ -137,7 +146,10 @@ def run_stage(
         stopping = ctx.stop_after is not None and ctx.steps_this_run >= ctx.stop_after
         if n % ctx.checkpoint_every == 0 or n == steps or stopping:
             progress = {"step": n, "steps": steps, "elapsed_s": time.perf_counter() - t0}
-            save_state(state_dir, modules, optimizers, rngs, progress)
+            if main:
+                save_state(state_dir, modules, optimizers, rngs, progress)
+            else:
+                save_state(own_dir, {}, {}, rngs, progress)
         if stopping and n < steps:
             bar.close()
             raise Interrupted(f"{stage}: stopped after step {n} of {steps} (--stop-after)")
@@ -148,9 +160,11 @@ def run_stage(
 def clip_step(
     loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list, clip: float
 ) -> float:
-    """Backward, clip, step; returns the gradient norm before clipping."""
+    """Backward, average the gradients over processes (data-parallel runs), clip, step;
+    returns the gradient norm before clipping."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    distributed.average_gradients(params)
     norm = torch.nn.utils.clip_grad_norm_(params, clip)
     optimizer.step()
     return float(norm)

@@ -7,6 +7,10 @@ Output directory:
   run.yaml             finished stages with their steps and wall time
   train_state/<stage>  resumable state of the running stage
   curves/<stage>.csv   logged loss terms; tensorboard/  the same as TensorBoard scalars
+
+Under torchrun (training/distributed.py) every process trains on its shard of the
+training episodes with its share of each stage's batch_size (the global batch), the
+gradients averaged after every backward; rank 0 alone writes the files above.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from vla_wm_ros.language.encoder import SentenceEncoder
 from vla_wm_ros.language.goal_space import META_KEY, GoalSpace
 from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint, write_manifest
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
 from vla_wm_ros.training.loop import RunContext, run_stage
@@ -95,7 +100,11 @@ def train(
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise TrainError(f"unknown stage(s) {', '.join(unknown)}; valid: {', '.join(STAGES)}")
-    cfg = _prepare(out, cfg, resume)
+    if distributed.is_main():
+        cfg = _prepare(out, cfg, resume)
+    distributed.barrier()  # the others read the run's settings once rank 0 wrote them
+    if not distributed.is_main():
+        cfg = load_yaml(TrainConfig, out / "train_config.yaml")
     embed = embedder or default_embedder()
     dataset = EpisodeDataset(data)
     goal_dim = int(embed(["probe"]).shape[1])
@@ -121,15 +130,16 @@ def train(
     def loader(stage: StageConfig, index: int, policies=None) -> SequenceLoader:
         return SequenceLoader(
             data,
-            stage.batch_size,
+            distributed.per_rank_batch(stage.batch_size, f"stage {index}"),
             stage.seq_len,
             "train",
-            seed=cfg.seed + 101 * index,
+            seed=cfg.seed + 101 * index + 7919 * distributed.rank(),
             val_fraction=cfg.val_fraction,
             cache_episodes=cfg.loader_cache_episodes,
             embedder=embed,
             policies=policies,
             split_seed=cfg.seed,
+            shard=(distributed.rank(), distributed.world_size()),
         )
 
     try:
@@ -140,7 +150,7 @@ def train(
             if stage == "temporal" and wm.temporal is None:
                 print("[train] temporal: skipped (temporal.kind is 'none')", file=sys.stderr)
                 continue
-            torch.manual_seed(cfg.seed + index)
+            torch.manual_seed(cfg.seed + index + 7919 * distributed.rank())
             main = loader(scfg, index)
             rngs = {"main": main.rng}
             extras = {}
@@ -157,7 +167,11 @@ def train(
                 built = S.actor_critic_step(wm, main, demos, cfg, scfg)
             step, modules, optimizers = built
             summary = run_stage(ctx, stage, scfg.steps, step, modules, optimizers, rngs)
-            _finish_stage(out, wm, stage, summary, extras, run, data)
+            if distributed.is_main():
+                _finish_stage(out, wm, stage, summary, extras, run, data)
+            else:
+                run["stages"][stage] = {"steps": summary["steps"]}
+            distributed.barrier()
     finally:
         ctx.close()
     return run

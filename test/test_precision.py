@@ -1,0 +1,172 @@
+"""The reduced-precision planner path (planning/precision.py) against fp32, on the shipped
+checkpoint: capability detection, rollout state error, and plan parity.
+
+Tolerances (bf16 has an 8-bit mantissa, ~0.4 % relative rounding per value):
+- imagined features after 15 steps: relative L2 error <= 3 % of the fp32 features;
+- with the default preset (the actor's plan is kept unless another wins by 20): the sent
+  action within 0.05 of fp32's in every dimension (actions lie in [-1, 1]) and the
+  expected return within 1 %;
+- with the margin off (the sampled plan is sent): the bf16 plan, scored by the fp32
+  model, within 3 % of the fp32 plan's own fp32 score: sampling-based plans may differ
+  in their actions, not in how good they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vla_wm_ros.bench.planner import start_belief
+from vla_wm_ros.models.checkpoint import load_checkpoint
+from vla_wm_ros.planning import build_planner, load_planner_preset
+from vla_wm_ros.planning import precision as precision_module
+from vla_wm_ros.planning.model import rollout
+from vla_wm_ros.planning.precision import (
+    PrecisionPlanningModel,
+    planning_model,
+    resolve_precision,
+)
+from vla_wm_ros.planning.world_model_adapter import WorldModelPlanningModel
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "world_model"
+NATIVE_BF16 = precision_module.cpu_has_native_bf16()
+
+
+@pytest.fixture(scope="module")
+def shipped() -> WorldModelPlanningModel:
+    torch.set_num_threads(1)
+    return WorldModelPlanningModel(load_checkpoint(CHECKPOINT))
+
+
+def goal_of(seed: int, dim: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(dim, generator=gen), dim=0)
+
+
+def pretend_cpu(monkeypatch, capability: str, flags: set[str]) -> None:
+    monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+
+
+def test_auto_is_bf16_only_on_cpus_with_native_bf16(monkeypatch):
+    pretend_cpu(monkeypatch, "AVX2", {"avx2", "fma"})
+    assert resolve_precision("auto") == "fp32"
+    pretend_cpu(monkeypatch, "AVX512", {"avx512f", "avx512_bf16"})
+    assert resolve_precision("auto") == "bf16"
+    pretend_cpu(monkeypatch, "AVX512", {"avx512f", "amx_bf16"})
+    assert resolve_precision("auto") == "bf16"
+    pretend_cpu(monkeypatch, "AVX512", {"avx512f"})  # AVX-512 without bf16 dot products
+    assert resolve_precision("auto") == "fp32"
+    assert resolve_precision("bf16") == "bf16"  # explicit choices are honoured
+    with pytest.raises(ValueError, match="precision 'int8'"):
+        resolve_precision("int8")
+
+
+def test_an_avx2_machine_plans_in_fp32_without_error(monkeypatch, shipped):
+    pretend_cpu(monkeypatch, "AVX2", {"avx2", "fma"})
+    planner = build_planner(load_planner_preset("default"), shipped)
+    assert planner.model is shipped
+    result = planner.plan(start_belief(shipped, 0), goal_of(0, shipped.goal_dim))
+    assert result.status == "ok" and np.all(np.abs(result.action) <= 1.0)
+
+
+def test_auto_plans_in_bf16_on_this_cpu_when_it_has_it(shipped):
+    planner = build_planner(load_planner_preset("default"), shipped)
+    expected = torch.bfloat16 if NATIVE_BF16 else torch.float32
+    assert planner.model.dtype == expected
+    assert planner.model.action_low.dtype == torch.float32  # actions and scores stay fp32
+    assert next(shipped.world_model.parameters()).dtype == torch.float32  # fp32 untouched
+
+
+def test_bf16_rollout_stays_within_state_tolerance_of_fp32(shipped):
+    reduced = planning_model(shipped, "bf16")
+    assert isinstance(reduced, PrecisionPlanningModel)
+    horizon, rows = 15, 64
+    gen = torch.Generator().manual_seed(1)
+    actions = torch.rand(horizon, rows, shipped.action_dim, generator=gen) * 2 - 1
+    start = shipped.feature(start_belief(shipped, 1))
+    errors = []
+    with torch.inference_mode():
+        full = torch.empty(horizon + 1, rows, start.shape[1])
+        half = torch.empty_like(full, dtype=torch.bfloat16)
+        full[0], half[0] = start, start
+        rollout(shipped, full, actions)
+        rollout(reduced, half, actions)
+        for t in range(1, horizon + 1):
+            errors.append(float((half[t].float() - full[t]).norm() / full[t].norm()))
+    assert max(errors) <= 0.03, errors
+    assert errors[0] > 0  # it really ran in bf16
+
+
+def fp32_return(model: WorldModelPlanningModel, belief, goal, plan: torch.Tensor, cfg) -> float:
+    """The fp32 model's discounted reward + terminal value of one action sequence (H, A)."""
+    with torch.inference_mode():
+        context = model.goal_context(goal)
+        feature, total = model.feature(belief), 0.0
+        for t in range(plan.shape[0]):
+            feature = model.imagine_step(feature, plan[t : t + 1].float())
+            total += cfg.discount**t * float(model.reward(feature, context)[0])
+        value = float(model.value(feature, context)[0])
+    return total + cfg.discount ** plan.shape[0] * value
+
+
+@pytest.mark.parametrize("margin", ["preset", "off"])
+def test_bf16_plans_match_fp32_plans(shipped, margin):
+    plans = {}
+    for name in ("fp32", "bf16"):
+        cfg = load_planner_preset("default")
+        cfg.precision = name
+        if margin == "off":
+            cfg.mppi.prior_margin = None
+        planner = build_planner(cfg, shipped)
+        plans[name] = []
+        for seed in range(4):
+            belief, goal = start_belief(shipped, seed), goal_of(seed, shipped.goal_dim)
+            planner.reset()
+            result = planner.plan(belief, goal)
+            score = fp32_return(shipped, belief, goal, planner.mean_plan, cfg.mppi)
+            plans[name].append((result, score))
+    for (full, full_score), (half, half_score) in zip(plans["fp32"], plans["bf16"], strict=True):
+        if margin == "preset":
+            assert np.abs(half.action - full.action).max() <= 0.05
+            assert half.expected_return == pytest.approx(full.expected_return, rel=0.01)
+        else:
+            assert half_score >= full_score - 0.03 * abs(full_score)
+
+
+@pytest.mark.slow
+def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
+    """torch.compile of the rollout and heads (tens of seconds to compile here)."""
+    from vla_wm_ros.planning.precision import resolve_precision
+
+    dtype = precision_module.DTYPES[resolve_precision("auto")]
+    compiled = PrecisionPlanningModel(shipped.world_model, dtype, compiled=True)
+    eager = PrecisionPlanningModel(shipped.world_model, dtype)
+    horizon, rows = 5, 32
+    gen = torch.Generator().manual_seed(2)
+    actions = torch.rand(horizon, rows, shipped.action_dim, generator=gen) * 2 - 1
+    start = shipped.feature(start_belief(shipped, 2)).to(dtype)
+    with torch.inference_mode():
+        got = torch.empty(horizon + 1, rows, start.shape[1], dtype=dtype)
+        want = torch.empty_like(got)
+        got[0], want[0] = start, start
+        compiled.rollout(got, actions)
+        eager.rollout(want, actions)
+        error = float((got[1:].float() - want[1:].float()).norm() / want[1:].float().norm())
+        goal = compiled.goal_context(goal_of(2, shipped.goal_dim))
+        reward_gap = (compiled.reward(want[1], goal) - eager.reward(want[1], goal)).abs().max()
+    assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
+    assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
+    cfg = load_planner_preset("default")
+    cfg.compiled_rollout = True
+    planner = build_planner(cfg, shipped)
+    assert planner.model.compiled and planner.model.policy_rollout is not None
+    cfg.precision, cfg.compiled_rollout = "fp32", False
+    reference = build_planner(cfg, shipped)
+    belief, goal = start_belief(shipped, 0), goal_of(0, shipped.goal_dim)
+    result, want = planner.plan(belief, goal), reference.plan(belief, goal)
+    assert result.status == "ok"
+    assert np.abs(result.action - want.action).max() <= 0.05  # the actor's plan, kept
