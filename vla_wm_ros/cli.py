@@ -35,6 +35,7 @@ COMMANDS: list[str] = [
     "bench_planner",
     "bench_render",
     "bench_control_loop",
+    "bench_robustness",
     "bench_grounding",
     "export",
 ]

@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action import CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.node import Node
 from rclpy.task import Future
@@ -49,6 +49,7 @@ from vla_wm_ros.language.grounding import GrounderConfig
 from vla_wm_ros.language.timeout import TimedGrounder
 from vla_wm_ros.language.vlm import DTYPES, VLMConfig
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.graph_client import STATUS_NAMES
 from vla_wm_ros.ros.image_conversion import ImageConversionError, image_to_rgb
 from vla_wm_ros.ros.node_main import run_node
@@ -119,7 +120,7 @@ class Running:
     done: Future
 
 
-class InstructionParser(Node):
+class InstructionParser(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
@@ -148,15 +149,17 @@ class InstructionParser(Node):
         self._running: Running | None = None
         self._simulator = False  # an EpisodeStatus was heard: success is the simulator's
         self._pub = self.create_publisher(Goal, "~/goal", qos.GOAL)
-        self.create_service(SetGoal, "~/set_goal", self._on_set_goal)
-        self.create_service(Trigger, "~/stop", self._on_stop)
-        self._action = ActionServer(
-            self,
+        self.create_service(SetGoal, "~/set_goal", self._on_set_goal, qos_profile=qos.SERVICE)
+        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=qos.SERVICE)
+        self._action = self.create_action_server(
             ExecuteInstruction,
             "~/execute",
-            execute_callback=self._execute,
+            self._execute,
             goal_callback=lambda _request: GoalResponse.ACCEPT,
             cancel_callback=self._on_cancel,
+            goal_service_qos_profile=qos.SERVICE,
+            cancel_service_qos_profile=qos.SERVICE,
+            result_service_qos_profile=qos.SERVICE,
         )
         self.create_subscription(PlanStatus, "plan_status", self._on_plan, qos.STATUS)
         self.create_subscription(EpisodeStatus, "episode", self._on_episode, qos.STATUS)
@@ -330,6 +333,7 @@ class InstructionParser(Node):
             "goal_id": self._current.goal_id if self._current else "-",
             "task": self._current.task if self._current else "-",
             "action_running": self._running is not None,
+            "request_queue_depth": qos.SERVICE.depth,
             **self._rejections.report(),
         }
         if self._current is None or not self._current.goal_id:

@@ -58,6 +58,7 @@ from vla_wm_ros.control.plan_preview import can_preview, imagine_path
 from vla_wm_ros.planning.config import PlannerKind
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.action_messages import SINKS, command_to_message, gripper_message
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import (
     MODEL_PARAMETERS,
@@ -118,10 +119,11 @@ def _seconds(stamp) -> float:
     return Time.from_msg(stamp).nanoseconds / 1e9
 
 
-class PlannerLogic:
+class PlannerLogic(GuardedCallbacks):
     """The planner's wiring, shared by the plain node and the lifecycle node: `_setup()`
     loads the model and creates the loop, publishers, subscriptions and timer;
-    `_release()` undoes it. Commands go out only while `_active`."""
+    `_release()` undoes it. Commands go out only while `_active`. Every callback runs
+    under the callback guard (ros/callback_guard), in both nodes."""
 
     p: SimpleNamespace
     _active = False
