@@ -220,6 +220,7 @@ class InstructionParser(GuardedCallbacks, Node):
 
     def destroy_node(self) -> None:
         self._grounder.close()
+        self._action.close()
         super().destroy_node()
 
     def _report(self) -> diagnostics.Report:

@@ -140,3 +140,7 @@ class InstructionAction:
         if running.progress.outcome is not None:
             self.running = None
             running.done.set_result(running.progress.outcome)
+
+    def close(self) -> None:
+        """Destroy the action server (Node.destroy_node leaves waitables to their owner)."""
+        self.server.destroy()
