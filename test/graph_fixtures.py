@@ -113,10 +113,15 @@ def rate_hz(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
 
 
-def camera_image(rng: np.random.Generator, size: int = 64, encoding: str = "rgb8"):
+def camera_image(rng: np.random.Generator, size: int = 64, encoding: str = "rgb8", stamp=None):
+    """A random frame, stamped `stamp` (a builtin_interfaces Time) or now (system clock)."""
+    from rclpy.clock import Clock
+
     from vla_wm_ros.ros.image_conversion import rgb_to_image
 
-    return rgb_to_image(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), encoding)
+    image = rgb_to_image(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), encoding)
+    image.header.stamp = stamp if stamp is not None else Clock().now().to_msg()
+    return image
 
 
 def thread_cpu_seconds() -> dict[str, float]:

@@ -11,12 +11,15 @@ import yaml
 from vla_wm_ros.config.model import load_preset
 from vla_wm_ros.models.checkpoint import (
     CONFIG_FILE,
+    MANIFEST_FILE,
     WEIGHTS_FILE,
     CheckpointError,
     checkpoint_hash,
     load_checkpoint,
     read_meta,
     save_checkpoint,
+    verify_manifest,
+    write_manifest,
 )
 from vla_wm_ros.models.rssm import RSSMState
 from vla_wm_ros.models.world_model import WorldModel
@@ -72,6 +75,7 @@ def test_config_that_does_not_fit_the_weights_names_the_tensor(tmp_path):
     data = yaml.safe_load((tmp_path / CONFIG_FILE).read_text())
     data["rssm"]["deter"] = 48
     (tmp_path / CONFIG_FILE).write_text(yaml.safe_dump(data))
+    write_manifest(tmp_path)  # an edit the manifest vouches for: the deeper check speaks
     with pytest.raises(CheckpointError, match=r"tensor 'rssm\.gru\.cells\.0\.weight': shape"):
         load_checkpoint(tmp_path)
 
@@ -84,6 +88,7 @@ def test_missing_and_unexpected_tensors_are_named(tmp_path):
     tensors.pop("reward_head.net.cond_in.bias")
     tensors["extra.weight"] = torch.zeros(2)
     save_file(tensors, str(tmp_path / WEIGHTS_FILE))
+    write_manifest(tmp_path)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(tmp_path)
     assert "missing tensor 'reward_head.net.cond_in.bias'" in str(info.value)
@@ -105,6 +110,7 @@ def test_corrupt_weights_name_the_file(tmp_path, damage):
     path = tmp_path / WEIGHTS_FILE
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else b"\x00" * 64)
+    write_manifest(tmp_path)
     with pytest.raises(CheckpointError, match=r"weights\.safetensors: corrupt or truncated"):
         load_checkpoint(tmp_path)
 
@@ -118,7 +124,31 @@ def test_missing_files_and_bad_config_keys_are_named(tmp_path):
         load_checkpoint(tmp_path)
     text = (tmp_path / CONFIG_FILE).read_text().replace("deter:", "deterministic:")
     (tmp_path / CONFIG_FILE).write_text(text)
+    (tmp_path / MANIFEST_FILE).unlink()  # a checkpoint from before manifests: unchecked
     with pytest.raises(
         CheckpointError, match=r"config\.yaml: rssm: unknown key\(s\) deterministic"
     ):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("name", [WEIGHTS_FILE, "dynamics_flow.safetensors", CONFIG_FILE])
+def test_a_bit_flipped_after_saving_is_refused_naming_the_file(tmp_path, name):
+    from safetensors.torch import save_file
+
+    save_checkpoint(trained_model(), tmp_path)
+    save_file({"w": torch.ones(64)}, str(tmp_path / "dynamics_flow.safetensors"))
+    write_manifest(tmp_path)  # as the trainer does after adding its dynamics files
+    assert load_checkpoint(tmp_path) is not None
+    path = tmp_path / name
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x10  # inside the last tensor's data (or config text): headers stay valid
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=rf"{name.replace('.', r'[.]')}: content hash"):
+        load_checkpoint(tmp_path)
+
+
+def test_the_shipped_model_carries_its_content_hashes():
+    from vla_wm_ros import paths
+
+    shipped = paths.models_dir() / paths.DEFAULT_MODEL
+    assert verify_manifest(shipped), f"{shipped} has no manifest.yaml"

@@ -14,6 +14,7 @@ from vla_wm_ros.control.belief_tracker import BeliefTracker
 from vla_wm_ros.control.control_loop import Belief, ControlLoop, guarded_policy, safe_action
 from vla_wm_ros.control.control_policy import ControlPolicy, Decision, make_policy
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
+from vla_wm_ros.control.input_checks import StreamLimits
 from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
 
@@ -191,10 +192,22 @@ def test_settings_and_inputs_are_checked(model):
 # -- BeliefTracker ---------------------------------------------------------------------------
 
 
-def _tracker(model, joints=(), frame_timeout=0.15, max_predicted=5):
+LIMITS = StreamLimits(
+    max_joint_age=10.0, max_action_age=10.0, max_frame_age=1.0, max_stamp_lead=0.2
+)
+NOW = 100.0  # the node clock of the tracker tests, seconds
+
+
+def _tracker(model, joints=(), frame_timeout=0.15, max_predicted=5, limits=LIMITS, clock=None):
     rejected: list[tuple[str, str]] = []
     tracker = BeliefTracker(
-        model, list(joints), frame_timeout, max_predicted, lambda w, r: rejected.append((w, r))
+        model,
+        list(joints),
+        frame_timeout,
+        max_predicted,
+        lambda w, r: rejected.append((w, r)),
+        limits,
+        clock or (lambda: NOW),
     )
     return tracker, rejected
 
@@ -206,14 +219,14 @@ def _features(model, seed: int = 0) -> list[float]:
 
 def test_the_tracker_folds_frames_into_one_belief_and_refuses_bad_input(model):
     tracker, rejected = _tracker(model, frame_timeout=10.0)
-    assert tracker.add_frame(model.encoder_id, _features(model), "stamp-0") is None
+    assert tracker.add_frame(model.encoder_id, _features(model), "stamp-0", NOW - 0.49) is None
     assert rejected[-1] == ("embedding", "no joint_states received yet")
     tracker.set_joint_states([], [0.0] * (model.proprio_dim + 1))
     assert "the model takes" in rejected[-1][1]
     tracker.set_joint_states([], [np.inf] + [0.0] * (model.proprio_dim - 1))
-    assert rejected[-1] == ("joint_states", "non-finite position(s) at 0")
+    assert rejected[-1] == ("joint_states", "non-finite position(s) at 0 (as float32)")
     tracker.set_joint_states([], [0.1] * model.proprio_dim)
-    assert tracker.add_frame("someone-else", _features(model), "s") is None
+    assert tracker.add_frame("someone-else", _features(model), "s", NOW - 0.48) is None
     assert "from encoder 'someone-else'" in rejected[-1][1]
     tracker.set_action([0.0] * (model.action_dim + 1))
     assert rejected[-1][0] == "executed_action"
@@ -228,7 +241,7 @@ def test_the_tracker_folds_frames_into_one_belief_and_refuses_bad_input(model):
         "stamp-0",
     )
     tracker.set_action([0.5] * model.action_dim)
-    second = tracker.add_frame(model.encoder_id, _features(model, 1), "stamp-1")
+    second = tracker.add_frame(model.encoder_id, _features(model, 1), "stamp-1", NOW - 0.47)
     assert second.step == 1 and not np.allclose(second.deter, start.deter)
     assert len(rejected) == count and tracker.health()[:2] == ("ok", "filtering")
     # A new goal restarts the belief from the newest frame (still current).
@@ -242,7 +255,7 @@ def test_joint_names_pick_the_models_order(model):
     tracker.set_joint_states(names[1:], [1.0] * (model.proprio_dim - 1))
     assert rejected[-1] == ("joint_states", "missing joints j0")
     tracker.set_joint_states(names, [float(i) for i in range(model.proprio_dim)])
-    estimate = tracker.add_frame(model.encoder_id, _features(model), "s")
+    estimate = tracker.add_frame(model.encoder_id, _features(model), "s", NOW - 0.46)
     assert estimate.proprio.tolist() == [float(i) for i in reversed(range(model.proprio_dim))]
 
 
@@ -251,8 +264,9 @@ def test_late_frames_are_predicted_then_the_belief_is_withheld(model):
     assert tracker.predict_if_late() is None  # nothing to advance yet
     assert tracker.health()[0] == "warn"
     tracker.set_joint_states([], [0.0] * model.proprio_dim)
+    tracker.set_action([0.0] * model.action_dim)
     tracker.set_goal("g1")
-    tracker.add_frame(model.encoder_id, _features(model), "s")
+    tracker.add_frame(model.encoder_id, _features(model), "s", NOW - 0.45)
     assert tracker.predict_if_late() is None  # the frame is current
     guesses = []
     for _ in range(4):
@@ -263,3 +277,31 @@ def test_late_frames_are_predicted_then_the_belief_is_withheld(model):
     assert tracker.health()[:2] == ("error", "no frames: belief withheld")
     assert tracker.set_goal("g2") is None  # the last frame is too old to restart from
     assert tracker.health()[1] == "waiting for the first frame"
+
+
+class Shrinking(Scripted):
+    """A planner cut short by its deadline: `iterations` done (0: it fell back)."""
+
+    def __init__(self, action, iterations: int) -> None:
+        super().__init__(action, "deadline")
+        self.iterations = iterations
+
+    def act(self, state, goal, deadline) -> Decision:
+        decision = super().act(state, goal, deadline)
+        decision.iterations = self.iterations
+        decision.reason = f"deadline: stopped after {self.iterations} of 4 iterations"
+        return decision
+
+
+@pytest.mark.parametrize(("iterations", "message"), [(1, "shrunk to"), (0, "fell back")])
+def test_a_plan_cut_to_the_tick_is_counted_and_said_on_diagnostics(model, iterations, message):
+    loop = _loop(model, Shrinking(np.full(model.action_dim, 0.2), iterations))
+    loop.set_goal("g1", _goal(model))
+    for seed in range(3):
+        loop.set_belief(_belief(model, seed=seed))
+        loop.finish(loop.tick(), 0.01)
+    level, text, values = loop.health()
+    assert level == "warn" and message in text and "stopped after" in text
+    shrunk, fell = (3, 0) if iterations else (0, 3)
+    assert (values["plans_shrunk"], values["plans_fallen_back"]) == (shrunk, fell)
+    assert values["ticks"] == 3

@@ -46,11 +46,14 @@ def rig(tmp_path_factory):
     probe.joint_pub = probe.node.create_publisher(JointState, JOINTS, 10)
     rng = np.random.default_rng(0)
     probe.feeding = False
+    probe.joints_paused = False
 
     def feed():
         if probe.feeding:
             probe.image_pub.publish(camera_image(rng))
-            probe.joint_pub.publish(JointState(name=list("abcd"), position=[0.1, 0.2, 0.3, 0.4]))
+            if not probe.joints_paused:
+                joints = JointState(name=list("abcd"), position=[0.1, 0.2, 0.3, 0.4])
+                probe.joint_pub.publish(joints)
 
     probe.node.create_timer(0.1, feed)
     yield probe
@@ -216,3 +219,42 @@ def test_planner_diagnostics_report_rate_latency_misses_and_uncertainty(rig):
     # the machine (speed is benchmarked, not asserted here).
     assert 0.0 < float(values["rate_hz"]) <= 10.0 * 1.2
     assert float(values["latency_p50_ms"]) <= float(values["latency_p99_ms"])
+
+
+def test_joint_states_that_stop_while_the_camera_runs_lead_to_the_safe_action(rig):
+    from vla_wm_interfaces.msg import PlanStatus
+    from vla_wm_interfaces.srv import SetGoal
+
+    statuses = rig.heard["/planner/plan_status"]
+    rig.feeding = True
+    goal = SetGoal.Request(instruction="close the drawer")
+    assert rig.call(SetGoal, "/instruction_parser/set_goal", goal).accepted
+    assert rig.spin_until(lambda: statuses and statuses[-1].status == PlanStatus.OK, 15)
+    rig.joints_paused = True
+    start = len(statuses)
+    rig.spin_for(3.0)
+    paused = statuses[start:]
+    # Withheld after max_joint_age (0.5 s), stale after max_latent_age (0.3 s) more.
+    planned = [s for s in paused if s.status == PlanStatus.OK]
+    assert paused[-1].status == PlanStatus.STALE_STATE, "commands on stale joint states"
+    assert len(planned) <= 12, f"{len(planned)} planned ticks in 3 s without joint states"
+    assert rig.logs("state_estimator", "joint_states stale")
+    rig.joints_paused = False
+    assert rig.spin_until(lambda: statuses[-1].status == PlanStatus.OK, 10), "no recovery"
+
+
+def test_frames_with_bad_stamps_are_rejected(rig):
+    from builtin_interfaces.msg import Time
+
+    rig.feeding = False
+    rng = np.random.default_rng(5)
+    now = rig.node.get_clock().now().nanoseconds
+    cases = {
+        "stamp is zero (unset)": Time(sec=0, nanosec=0),
+        "ahead of the clock": Time(sec=now // 10**9 + 60, nanosec=0),
+        "s old (limit": Time(sec=1, nanosec=0),  # 1970
+    }
+    for reason, stamp in cases.items():
+        rig.image_pub.publish(camera_image(rng, stamp=stamp))
+        logged = lambda reason=reason: rig.logs("state_estimator", reason)  # noqa: E731
+        assert rig.spin_until(logged, 10), reason

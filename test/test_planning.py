@@ -368,3 +368,28 @@ def test_the_default_preset_states_only_what_differs_from_the_dataclasses():
 
     assert to_dict(load_planner_preset("default")) == merged(defaults, written)
     assert load_planner_preset("default").mppi.temperature == MPPIConfig().temperature
+
+
+@pytest.mark.parametrize("kind", ["mppi", "cem"])
+def test_a_tick_too_short_for_every_sample_shrinks_the_samples_then_grows_back(kind):
+    """On a loaded machine the plan runs fewer samples rather than the prior's action."""
+    cfg = PlannerConfig(kind=kind)
+    planner = build_planner(cfg, point_mass())
+    full = planner.cfg.samples
+    planner.plan(X0.view(1, -1), GOAL)
+    first_ms = planner._first_ms
+    # As if the machine got 4x slower: all samples need 4x the time there is.
+    planner._first_ms = 4 * 40.0
+    result = planner.plan(X0.view(1, -1), GOAL, deadline=time.monotonic() + 0.04)
+    assert result.status == "deadline" and result.iterations >= 1, result.reason
+    assert f"of {full} samples" in result.reason and "shrunk to" in result.reason
+    shrunk = int(result.reason.split("shrunk to ")[1].split()[0])
+    assert planner.min_samples <= shrunk < full
+    # Too little time even for min_samples: the actor prior's action.
+    planner._first_ms = 1e5
+    fallback = planner.plan(X0.view(1, -1), GOAL, deadline=time.monotonic() + 0.01)
+    assert fallback.iterations == 0 and "actor prior" in fallback.reason
+    # The machine is free again: every sample, no deadline note.
+    planner._first_ms = first_ms
+    again = planner.plan(X0.view(1, -1), GOAL, deadline=time.monotonic() + 10.0)
+    assert again.status == "ok" and planner._samples == full

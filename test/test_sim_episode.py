@@ -24,9 +24,12 @@ def test_an_episode_steps_until_its_limit_then_holds_until_reset():
     assert action.tolist() == [1.0, -1.0, 0.5, 0.0]  # clipped
     times = [sim.step_with(action).sim_time_ns for _ in range(3)]
     assert sim.done and sim.step == 3 and sim.step_with(action) is None
-    assert times == sorted(times) and times[0] == round(1e9 / sim.env.fps)
+    dt = round(1e9 / sim.env.fps)
+    assert first.sim_time_ns == dt, "a reset takes one step of time: no frame is stamped 0"
+    assert times == [2 * dt, 3 * dt, 4 * dt]
     again = sim.reset("reach", 1)
     assert sim.step == 0 and not sim.done
+    assert again.sim_time_ns == 5 * dt, "a reset's frame is newer than the last step's"
     assert np.allclose(again.obs.proprio, first.obs.proprio)  # same seed, same scene
     sim.close()
 

@@ -38,6 +38,7 @@ COMMANDS: list[str] = [
     "bench_render",
     "bench_train",
     "bench_control_loop",
+    "bench_robustness",
     "bench_grounding",
     "export",
 ]

@@ -117,11 +117,17 @@ def run(args: argparse.Namespace) -> int:
     times = record.plan_times_ms()
     outcome = "SUCCESS" if record.success else ("TIMEOUT" if record.timed_out else "FAILURE")
     print(f"{outcome}: {record.task}, episode length {record.length} steps")
+    ticks = record.ticks()
+    print(
+        f"control loop: {ticks['total']} ticks over {record.length} steps: {ticks['planned']} "
+        f"planned, {ticks['held']} safe actions, {ticks['before_goal']} before the goal arrived"
+    )
     if times:
         lat = latency_summary(times, deadline_ms=period_ms)
         print(
-            f"control loop latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
-            f"({lat['deadline_misses']} of {lat['n']} ticks over the {period_ms:.0f} ms period)"
+            f"planned-tick latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
+            f"({lat['deadline_misses']} of {lat['n']} planned ticks over the "
+            f"{period_ms:.0f} ms period)"
         )
     else:
         print("the planner never planned for this goal")

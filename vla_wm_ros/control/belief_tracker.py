@@ -8,7 +8,10 @@ with the prior alone (predicted_only, frames_missed counting up), and after
 `max_predicted_steps` such guesses it withholds the belief, so the planner's watchdog
 holds the robot instead of acting on a belief with nothing behind it. A new goal resets
 the belief (from the latest frame, when it is recent). Bad input goes to `reject(what,
-reason)` and changes nothing.
+reason)` and changes nothing: values are checked as float32 (control/input_checks), frame
+stamps against the node clock, and a belief is withheld while the joint states or the
+executed action are older than their limits. A belief that turns non-finite resets
+itself (the next frame starts a new one) and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vla_wm_ros.control.input_checks import StampCheck, StreamLimits, as_model_values
 from vla_wm_ros.control.model_runtime import ModelRuntime
 
 
@@ -46,12 +50,23 @@ class BeliefTracker:
         frame_timeout: float,
         max_predicted_steps: int,
         reject: Callable[[str, str], None],
+        limits: StreamLimits,
+        clock: Callable[[], float],
         pose_source: bool = False,
     ) -> None:
+        """`clock`: the node clock in seconds (what frame stamps are on)."""
         self.model = model
+        self._limits = limits
+        self._clock = clock
+        self._stamps = StampCheck(limits.max_frame_age, limits.max_stamp_lead)
+        self._proprio_time = -float("inf")
+        self._action_time = -float("inf")
+        self.stale = ""  # why the belief is withheld now ("" when it is not)
+        self.belief_resets = 0
         # The end-effector x, y, z come from a pose (set_pose), the rest from joint states.
         self._pose_source = pose_source
         self._pose: np.ndarray | None = None
+        self._pose_time = -float("inf")
         self._filter = model.belief_filter()
         self._joints = list(proprio_joints)
         self._frame_timeout = frame_timeout
@@ -71,69 +86,72 @@ class BeliefTracker:
 
     def set_pose(self, xyz: list[float]) -> None:
         """The measured end-effector position (m, base frame), with pose_source."""
-        values = np.asarray(xyz, dtype=np.float64)
-        if values.shape != (3,) or not np.all(np.isfinite(values)):
-            self._reject("ee_pose", f"expected 3 finite values, got {list(xyz)}")
+        values, problem = as_model_values(xyz, "value(s)")
+        if values.shape != (3,) or problem:
+            self._reject("ee_pose", problem or f"expected 3 values, got {values.size}")
             return
-        self._pose = values
+        self._pose, self._pose_time = values, time.monotonic()
 
     def set_joint_states(self, names: list[str], positions: list[float]) -> None:
-        """The proprioception: `proprio_joints` picked by name, or every position in order;
-        with pose_source, after the end-effector x, y, z of the latest pose."""
+        """The proprioception: `proprio_joints` picked by name, or every position in order
+        (unnamed positions are taken in order only when `proprio_joints` is empty); with
+        pose_source, after the end-effector x, y, z of the latest pose."""
+        if (names or self._joints) and len(positions) != len(names):
+            self._reject("joint_states", f"{len(names)} names but {len(positions)} positions")
+            return
         if self._joints:
             index = {name: i for i, name in enumerate(names)}
             missing = [n for n in self._joints if n not in index]
-            if missing or len(positions) != len(names):
-                reason = (
-                    f"missing joints {', '.join(missing)}"
-                    if missing
-                    else f"{len(names)} names but {len(positions)} positions"
-                )
-                self._reject("joint_states", reason)
+            if missing:
+                self._reject("joint_states", f"missing joints {', '.join(missing)}")
                 return
-            values = np.array([positions[index[n]] for n in self._joints])
-        else:
-            values = np.asarray(positions, dtype=np.float64)
+            positions = [positions[index[n]] for n in self._joints]
         expected = self.model.proprio_dim - 3 * self._pose_source
-        if values.size != expected:
-            self._reject("joint_states", f"{values.size} positions, the model takes {expected}")
+        if len(positions) != expected:
+            self._reject("joint_states", f"{len(positions)} positions, the model takes {expected}")
             return
         if self._pose_source:
             if self._pose is None:
                 self._reject("joint_states", "no end-effector pose received yet")
                 return
-            values = np.concatenate([self._pose, values])
-        if not np.all(np.isfinite(values)):
-            bad = [str(i) for i in np.flatnonzero(~np.isfinite(values))]
-            self._reject("joint_states", f"non-finite position(s) at {', '.join(bad)}")
+            positions = [*self._pose, *positions]
+        values, problem = as_model_values(positions, "position(s)")
+        if problem:
+            self._reject("joint_states", problem)
             return
-        self._proprio = values.astype(np.float32)
+        self._proprio, self._proprio_time = values, time.monotonic()
 
     def set_action(self, values: list[float]) -> None:
         """The action the planner executed: the previous action of the next filter step."""
-        action = np.asarray(values, dtype=np.float32)
-        if action.shape != (self.model.action_dim,) or not np.all(np.isfinite(action)):
+        action, problem = as_model_values(values, "value(s)")
+        if action.shape != (self.model.action_dim,) or problem:
             self._reject(
                 "executed_action",
-                f"expected {self.model.action_dim} finite values, got {list(values)[:8]}",
+                problem or f"{action.size} values, the model takes {self.model.action_dim}",
             )
             return
-        self._action = action
+        self._action, self._action_time = action, time.monotonic()
 
-    def add_frame(self, encoder_id: str, features: list[float], stamp: object) -> Estimate | None:
-        """A camera frame's image features: the posterior of the new belief."""
+    def add_frame(
+        self, encoder_id: str, features: list[float], stamp: object, seconds: float
+    ) -> Estimate | None:
+        """A camera frame's image features (`stamp` as given, `seconds` its time on the
+        node clock): the posterior of the new belief."""
         if encoder_id != self.model.encoder_id:
             self._reject(
                 "embedding", f"from encoder {encoder_id!r}, this model is {self.model.encoder_id!r}"
             )
             return None
-        embedding = np.asarray(features, dtype=np.float32)
-        if embedding.size != self.model.embedding_dim or not np.all(np.isfinite(embedding)):
+        embedding, problem = as_model_values(features, "value(s)")
+        if embedding.size != self.model.embedding_dim or problem:
             self._reject(
                 "embedding",
-                f"{embedding.size} values (finite: {bool(np.all(np.isfinite(embedding)))}), "
-                f"expected {self.model.embedding_dim} finite",
+                problem or f"{embedding.size} values, expected {self.model.embedding_dim}",
             )
+            return None
+        problem = self._stamps.check(seconds, self._clock())
+        if problem:
+            self._reject("embedding", problem)
             return None
         self._frame = (embedding, stamp, time.monotonic())
         return self._fold_frame()
@@ -151,9 +169,30 @@ class BeliefTracker:
 
     # -- filter ----------------------------------------------------------------------------
 
+    def _stale_stream(self) -> str:
+        """Why the belief must be withheld now: a stream older than its limit ("" if none).
+
+        The executed action only matters once the belief has started (the first step's
+        previous action is zero)."""
+        now, limits = time.monotonic(), self._limits
+        ages = [("joint_states", now - self._proprio_time, limits.max_joint_age)]
+        if self._pose_source:
+            ages.append(("ee_pose", now - self._pose_time, limits.max_joint_age))
+        if self._filter.started:
+            ages.append(("executed_action", now - self._action_time, limits.max_action_age))
+        for stream, age, limit in ages:
+            if age > limit:
+                shown = "none received" if age == float("inf") else f"{age * 1e3:.0f} ms old"
+                return f"{stream} stale ({shown}, limit {limit * 1e3:.0f} ms): belief withheld"
+        return ""
+
     def _fold_frame(self) -> Estimate | None:
         if self._proprio is None:
             self._reject("embedding", "no joint_states received yet")
+            return None
+        self.stale = self._stale_stream()
+        if self.stale:
+            self._reject("embedding", self.stale)
             return None
         embedding, stamp, _ = self._frame
         state = self._filter.update(embedding, self._proprio, self._action)
@@ -169,14 +208,24 @@ class BeliefTracker:
             return None
         if self.frames_missed >= self._max_predicted:
             return None
+        self.stale = self._stale_stream()
+        if self.stale:
+            return None
         state = self._filter.predict(self._action)
         self.frames_missed += 1
         self.priors += 1
         return self._estimate(state, predicted_only=True)
 
-    def _estimate(self, state, predicted_only: bool) -> Estimate:
+    def _estimate(self, state, predicted_only: bool) -> Estimate | None:
         deter, stoch = self.model.state_to_arrays(state)
         self._last_step = time.monotonic()
+        if not (np.all(np.isfinite(deter)) and np.all(np.isfinite(stoch))):
+            self._filter.reset()
+            self.belief_resets += 1
+            self._reject(
+                "belief", "not finite after the filter step: reset, the next frame starts anew"
+            )
+            return None
         return Estimate(
             goal_id=self.goal_id,
             step=self._filter.steps - 1,
@@ -197,7 +246,10 @@ class BeliefTracker:
             "posterior_steps": self.posteriors,
             "prior_only_steps": self.priors,
             "frames_missed": self.frames_missed,
+            "belief_resets": self.belief_resets,
         }
+        if self.stale:
+            return "error", self.stale, values
         if not self._filter.started:
             return "warn", "waiting for the first frame", values
         if self.frames_missed >= self._max_predicted:

@@ -26,6 +26,7 @@ from vla_wm_ros.control.control_policy import (
     safe_result,
 )
 from vla_wm_ros.control.deadline_guard import DeadlineGuard
+from vla_wm_ros.control.input_checks import as_model_values, goal_problem
 from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.loop_stats import LoopStats
 from vla_wm_ros.control.model_runtime import ModelRuntime
@@ -104,16 +105,20 @@ class ControlLoop:
         self._beliefs = 0
         self._acted_on = 0
         self.last: Tick | None = None
+        # Ticks that planned with less work than configured (fewer iterations: the
+        # planner shrank to the time it had) and ticks that fell back to the actor.
+        self.plans_shrunk = 0
+        self.plans_fallen_back = 0
 
     # -- inputs ----------------------------------------------------------------------------
 
     def set_goal(self, goal_id: str, embedding: list[float]) -> str | None:
         """Take a goal; None when accepted (or already current), else why it was refused."""
-        vector = np.asarray(embedding, dtype=np.float32)
-        if vector.size != self.model.goal_dim or not np.all(np.isfinite(vector)):
-            return f"embedding of {vector.size} values, the model takes {self.model.goal_dim}"
+        problem = goal_problem(embedding, self.model.goal_dim)
+        if problem:
+            return problem
         if goal_id != self.goal_id:
-            self.goal_id, self._goal = goal_id, vector
+            self.goal_id, self._goal = goal_id, np.asarray(embedding, dtype=np.float32)
         return None
 
     def clear_goal(self) -> None:
@@ -123,15 +128,16 @@ class ControlLoop:
     def set_belief(self, belief: Belief) -> str | None:
         """Take a belief; None when accepted, else why it was refused."""
         m = self.model
-        if (
-            len(belief.deter) != m.deter_dim
-            or len(belief.stoch) != m.stoch_dim
-            or not (np.all(np.isfinite(belief.deter)) and np.all(np.isfinite(belief.stoch)))
-        ):
+        deter, deter_problem = as_model_values(belief.deter, "deter value(s)")
+        stoch, stoch_problem = as_model_values(belief.stoch, "stoch value(s)")
+        if len(deter) != m.deter_dim or len(stoch) != m.stoch_dim:
             return (
-                f"deter {len(belief.deter)} / stoch {len(belief.stoch)} values, expected "
-                f"{m.deter_dim} / {m.stoch_dim} finite"
+                f"deter {len(deter)} / stoch {len(stoch)} values, expected "
+                f"{m.deter_dim} / {m.stoch_dim}"
             )
+        if deter_problem or stoch_problem:
+            return deter_problem or stoch_problem
+        belief.deter, belief.stoch = deter, stoch
         self._belief = belief
         self._beliefs += 1
         return None
@@ -193,6 +199,11 @@ class ControlLoop:
         self.stats.record(tick.start, latency)
         previous, self.last = self.last, tick
         status = tick.decision.status
+        if status == "deadline":
+            if tick.decision.iterations > 0:
+                self.plans_shrunk += 1
+            else:
+                self.plans_fallen_back += 1
         return status not in PLANNED and (previous is None or previous.decision.status != status)
 
     # -- health ----------------------------------------------------------------------------
@@ -211,6 +222,8 @@ class ControlLoop:
             "latent_age_ms": age * 1e3 if age is not None else -1.0,
             "goal_id": last.goal_id if last and last.goal_id else "-",
             "abandoned_plans": getattr(self.policy, "abandoned", 0),
+            "plans_shrunk": self.plans_shrunk,
+            "plans_fallen_back": self.plans_fallen_back,
         }
         if decision is None:
             return "warn", "no tick yet", values
@@ -218,6 +231,9 @@ class ControlLoop:
             return "ok", f"holding: {decision.reason}", values
         if decision.status not in PLANNED:
             return "error", f"safe action: {decision.reason}", values
+        if decision.status == "deadline":
+            work = "shrunk to" if decision.iterations else "fell back:"
+            return "warn", f"planning {work} the time of the tick ({decision.reason})", values
         paced = self.settings.lockstep or self.settings.trigger == "belief"  # camera sets rate
         if stats["rate_hz"] < 0.9 * stats["target_hz"] and not paced:
             return "warn", f"control rate {stats['rate_hz']:.1f} Hz", values

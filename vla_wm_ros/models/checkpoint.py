@@ -5,6 +5,13 @@ wrong: the file (missing, corrupt, truncated), the config key, or the tensor (mi
 unexpected, wrong shape or dtype). Files are written to a temporary name and renamed, so
 an interrupted save never leaves a half-written checkpoint behind under the real name.
 `checkpoint_hash` is the key deploy/ caches compiled engines on.
+
+Content hashes: saving writes manifest.yaml with the SHA-256 of config.yaml and every
+*.safetensors file in the directory; loading checks each listed file against it before
+reading, so a flipped bit inside tensor data (which safetensors' header checks cannot
+see) is refused with the file's name instead of evaluating silently. A writer that adds
+a file to a checkpoint afterwards calls `write_manifest` again. A checkpoint without a
+manifest (saved before it existed) loads unchecked; `write_manifest` gives it one.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from vla_wm_ros.models.world_model import WorldModel
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.yaml"
+MANIFEST_FILE = "manifest.yaml"
 
 
 class CheckpointError(ValueError):
@@ -48,7 +56,58 @@ def save_checkpoint(model: WorldModel, directory: str | Path, extra: dict | None
     if extra is not None:
         text = yaml.safe_dump(extra, sort_keys=False)
         _replace_atomically(directory / META_FILE, lambda p: p.write_text(text))
+    write_manifest(directory)
     return directory
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: str | Path) -> Path:
+    """Record the SHA-256 of config.yaml and every *.safetensors file in `directory`."""
+    directory = Path(directory)
+    names = sorted(p.name for p in directory.glob("*.safetensors"))
+    if (directory / CONFIG_FILE).is_file():
+        names.insert(0, CONFIG_FILE)
+    hashes = {name: _file_sha256(directory / name) for name in names}
+    text = yaml.safe_dump({"sha256": hashes}, sort_keys=False)
+    path = directory / MANIFEST_FILE
+    _replace_atomically(path, lambda p: p.write_text(text))
+    return path
+
+
+def verify_manifest(directory: str | Path) -> bool:
+    """Check every file the manifest lists; False when there is no manifest.
+
+    Raises CheckpointError naming the first file that is missing or whose content
+    differs from what was saved.
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        return False
+    try:
+        hashes = (yaml.safe_load(path.read_text()) or {}).get("sha256")
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: not a manifest ({exc})") from None
+    if not isinstance(hashes, dict):
+        raise CheckpointError(f"{path}: no 'sha256' table of file hashes")
+    for name, expected in hashes.items():
+        file = directory / name
+        if not file.is_file():
+            raise CheckpointError(f"{file}: missing (listed in {MANIFEST_FILE})")
+        actual = _file_sha256(file)
+        if actual != expected:
+            raise CheckpointError(
+                f"{file}: content hash {actual[:16]} differs from {str(expected)[:16]} in "
+                f"{MANIFEST_FILE}: the file changed or is corrupt since it was saved"
+            )
+    return True
 
 
 def read_config(directory: str | Path) -> WorldModelConfig:
@@ -126,6 +185,7 @@ def load_checkpoint(
     With `expected`, the stored config must equal it (the differing keys are listed).
     """
     directory = Path(directory)
+    verify_manifest(directory)
     cfg = read_config(directory)
     if expected is not None:
         diffs = _config_differences(to_dict(expected), to_dict(cfg))

@@ -19,6 +19,7 @@ from vla_wm_interfaces.msg import Embedding
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.latency import latency_summary
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.image_conversion import (
     ImageConversionError,
     backend,
@@ -36,7 +37,7 @@ PARAMETERS = [
 ]
 
 
-class CameraEncoder(Node):
+class CameraEncoder(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("camera_encoder", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)

@@ -16,32 +16,28 @@ older than `grounding.max_frame_age`. At start the goal-space encoder
 (`encoder_dir`) is checked against the one the checkpoint (`model_dir`) records.
 
 Two ways in, one grounding: the `~/set_goal` service (SetGoal: answers at once) and the
-`~/execute` action (ExecuteInstruction: feedback every planner tick with the grounded
-task, step, predicted return and planner status; the result when the task succeeds, the
-episode ends, or the goal is replaced, stopped or cancelled). `~/stop` (std_srvs/Trigger)
-and a cancelled action publish the stop goal (empty goal_id): the planner holds from its
-next tick and the simulator keeps its episode. Success is the simulator's word where
-sim_bridge reports on the goal, else the learned signal (control/goal_progress.py).
+`~/execute` action (ExecuteInstruction, ros/instruction_action.py: feedback every planner
+tick with the grounded task, step, predicted return and planner status; the result when
+the task succeeds, the episode ends, or the goal is replaced, stopped or cancelled).
+`~/stop` (std_srvs/Trigger) and a cancelled action publish the stop goal (empty goal_id):
+the planner holds from its next tick and the simulator keeps its episode. Success is the
+simulator's word where sim_bridge reports on the goal, else the learned signal
+(control/goal_progress.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import numpy as np
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.action.server import ServerGoalHandle
 from rclpy.node import Node
-from rclpy.task import Future
 from rclpy.time import Time
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
-from vla_wm_interfaces.action import ExecuteInstruction
-from vla_wm_interfaces.msg import EpisodeStatus, Goal, PlanStatus
+from vla_wm_interfaces.msg import Goal
 from vla_wm_interfaces.srv import SetGoal
-from vla_wm_ros.control.goal_progress import SUCCESS_REWARD, SUCCESS_TICKS, GoalProgress
+from vla_wm_ros.control.goal_progress import SUCCESS_REWARD, SUCCESS_TICKS
 from vla_wm_ros.control.model_runtime import resolve_model_dir
 from vla_wm_ros.language.backends import BACKENDS, GroundingConfig, build_grounder
 from vla_wm_ros.language.encoder import SentenceEncoderConfig
@@ -49,8 +45,9 @@ from vla_wm_ros.language.grounding import GrounderConfig
 from vla_wm_ros.language.timeout import TimedGrounder
 from vla_wm_ros.language.vlm import DTYPES, VLMConfig
 from vla_wm_ros.ros import diagnostics, qos
-from vla_wm_ros.ros.graph_client import STATUS_NAMES
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.image_conversion import ImageConversionError, image_to_rgb
+from vla_wm_ros.ros.instruction_action import InstructionAction
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import Param, declare_parameters
 from vla_wm_ros.ros.rejections import Rejections
@@ -110,16 +107,7 @@ PARAMETERS = [
 ]
 
 
-@dataclass
-class Running:
-    """An ExecuteInstruction goal being carried out: its handle, progress and end."""
-
-    handle: ServerGoalHandle
-    progress: GoalProgress
-    done: Future
-
-
-class InstructionParser(Node):
+class InstructionParser(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("instruction_parser", **kwargs)
         self.p = declare_parameters(self, PARAMETERS)
@@ -145,21 +133,10 @@ class InstructionParser(Node):
         self._rejections = Rejections(self.get_logger())
         self._current: Goal | None = None
         self._accepted = 0
-        self._running: Running | None = None
-        self._simulator = False  # an EpisodeStatus was heard: success is the simulator's
         self._pub = self.create_publisher(Goal, "~/goal", qos.GOAL)
-        self.create_service(SetGoal, "~/set_goal", self._on_set_goal)
-        self.create_service(Trigger, "~/stop", self._on_stop)
-        self._action = ActionServer(
-            self,
-            ExecuteInstruction,
-            "~/execute",
-            execute_callback=self._execute,
-            goal_callback=lambda _request: GoalResponse.ACCEPT,
-            cancel_callback=self._on_cancel,
-        )
-        self.create_subscription(PlanStatus, "plan_status", self._on_plan, qos.STATUS)
-        self.create_subscription(EpisodeStatus, "episode", self._on_episode, qos.STATUS)
+        self.create_service(SetGoal, "~/set_goal", self._on_set_goal, qos_profile=qos.SERVICE)
+        self.create_service(Trigger, "~/stop", self._on_stop, qos_profile=qos.SERVICE)
+        self._action = InstructionAction(self, self._accept, self._stop, self.p)
         self._diagnostics = diagnostics.Diagnostics(self, self._report, self.p.diagnostics_period)
         self.get_logger().info(
             f"grounding to {len(grounder.task_names)} tasks with the {config.backend} backend "
@@ -209,7 +186,7 @@ class InstructionParser(Node):
         message = grounding.reason
         if self._current is not None and self._current.goal_id:
             message += f"; replaces goal {self._current.goal_id} ({self._current.instruction!r})"
-        self._end_running(f"replaced by goal {goal.goal_id} ({goal.instruction!r})")
+        self._action.end(f"replaced by goal {goal.goal_id} ({goal.instruction!r})")
         self._current = goal
         self._accepted += 1
         self._pub.publish(goal)
@@ -224,12 +201,6 @@ class InstructionParser(Node):
         self._pub.publish(stop)
         self.get_logger().info(f"stop: {why}")
 
-    def _end_running(self, message: str) -> None:
-        running, self._running = self._running, None
-        if running is not None:
-            running.progress.end(message)
-            running.done.set_result(running.progress.outcome)
-
     def _on_set_goal(self, request: SetGoal.Request, response: SetGoal.Response):
         goal, confidence, message = self._accept(request.instruction)
         response.accepted = goal is not None
@@ -241,87 +212,15 @@ class InstructionParser(Node):
 
     def _on_stop(self, _request: Trigger.Request, response: Trigger.Response):
         stopped = self._current.goal_id if self._current is not None else ""
-        self._end_running("stopped by ~/stop")
+        self._action.end("stopped by ~/stop")
         self._stop("~/stop called")
         response.success = True
         response.message = f"holding; stopped goal {stopped}" if stopped else "holding"
         return response
 
-    # -- the action ------------------------------------------------------------------------
-
-    def _on_cancel(self, handle: ServerGoalHandle) -> CancelResponse:
-        running = self._running
-        if running is not None and running.handle is handle:
-            self._running = None
-            self._stop(f"goal {running.progress.goal_id} cancelled")
-            running.progress.end("cancelled")
-            running.done.set_result(running.progress.outcome)
-        return CancelResponse.ACCEPT
-
-    async def _execute(self, handle: ServerGoalHandle) -> ExecuteInstruction.Result:
-        goal, _confidence, message = self._accept(handle.request.instruction)
-        if goal is None:
-            handle.abort()
-            return ExecuteInstruction.Result(success=False, message=f"refused: {message}")
-        p = self.p
-        running = Running(
-            handle, GoalProgress(
-                goal.goal_id, p.success_reward, p.success_ticks, p.max_ticks, self._simulator
-            ),
-            Future(),
-        )  # fmt: skip
-        self._running = running
-        handle.publish_feedback(ExecuteInstruction.Feedback(task=goal.task, goal_id=goal.goal_id))
-        outcome = await running.done
-        if handle.is_cancel_requested:
-            handle.canceled()
-        elif outcome.success:
-            handle.succeed()
-        else:
-            handle.abort()
-        self.get_logger().info(f"goal {goal.goal_id} ended: {outcome.message}")
-        return ExecuteInstruction.Result(
-            success=outcome.success,
-            steps=running.progress.feedback.step,
-            goal_id=goal.goal_id,
-            message=outcome.message,
-        )
-
-    def _on_plan(self, msg: PlanStatus) -> None:
-        running = self._running
-        if running is None:
-            return
-        status = STATUS_NAMES.get(msg.status, str(msg.status))
-        if running.progress.on_plan(msg.goal_id, status, msg.expected_return, msg.predicted_reward):
-            self._progressed(running)
-
-    def _on_episode(self, msg: EpisodeStatus) -> None:
-        self._simulator = True
-        running = self._running
-        if running is not None and running.progress.on_episode(
-            msg.goal_id, msg.step, msg.success, msg.done
-        ):
-            self._progressed(running)
-
-    def _progressed(self, running: Running) -> None:
-        fb = running.progress.feedback
-        current = self._current
-        running.handle.publish_feedback(
-            ExecuteInstruction.Feedback(
-                task=current.task if current is not None else "",
-                goal_id=running.progress.goal_id,
-                step=fb.step,
-                predicted_return=fb.predicted_return,
-                predicted_reward=fb.predicted_reward,
-                status=fb.status,
-            )
-        )
-        if running.progress.outcome is not None:
-            self._running = None
-            running.done.set_result(running.progress.outcome)
-
     def destroy_node(self) -> None:
         self._grounder.close()
+        self._action.close()
         super().destroy_node()
 
     def _report(self) -> diagnostics.Report:
@@ -329,7 +228,8 @@ class InstructionParser(Node):
             "accepted": self._accepted,
             "goal_id": self._current.goal_id if self._current else "-",
             "task": self._current.task if self._current else "-",
-            "action_running": self._running is not None,
+            "action_running": self._action.running is not None,
+            "request_queue_depth": qos.SERVICE.depth,
             **self._rejections.report(),
         }
         if self._current is None or not self._current.goal_id:

@@ -31,13 +31,11 @@ from types import SimpleNamespace
 from typing import get_args
 
 import numpy as np
-from nav_msgs.msg import Path
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration as RclpyDuration
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
-from visualization_msgs.msg import MarkerArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
 from vla_wm_ros.control import watchdog
@@ -54,10 +52,10 @@ from vla_wm_ros.control.control_loop import (
 from vla_wm_ros.control.control_policy import MODES
 from vla_wm_ros.control.loop_settings import LoopSettings
 from vla_wm_ros.control.model_runtime import load_model_runtime
-from vla_wm_ros.control.plan_preview import can_preview, imagine_path
 from vla_wm_ros.planning.config import PlannerKind
 from vla_wm_ros.ros import diagnostics, qos
 from vla_wm_ros.ros.action_messages import SINKS, command_to_message, gripper_message
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
 from vla_wm_ros.ros.parameters import (
     MODEL_PARAMETERS,
@@ -66,7 +64,7 @@ from vla_wm_ros.ros.parameters import (
     declare_parameters,
     params_from,
 )
-from vla_wm_ros.ros.plan_markers import plan_markers, plan_path
+from vla_wm_ros.ros.plan_visualiser import VISUALIZATION_PARAMETERS, PlanVisualiser
 from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
@@ -79,26 +77,7 @@ PARAMETERS = [
     Param("seed", 0, "seed of sampling planners and random mode", low=0, high=2**31 - 1),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
     *params_from(ActionSinkConfig, "action_sink."),
-    Param(
-        "visualization.enabled",
-        True,
-        "publish the imagined end-effector path on ~/plan_path and ~/plan_markers",
-    ),
-    Param(
-        "visualization.period",
-        0.5,
-        "seconds between plan visualisations (throttle)",
-        low=0.05,
-        high=60.0,
-    ),
-    Param("visualization.frame_id", "world", "frame of the imagined path (the robot base)"),
-    Param(
-        "visualization.horizon",
-        15,
-        "imagined steps when the planner exposes no plan (actor rollout)",
-        low=1,
-        high=200,
-    ),
+    *VISUALIZATION_PARAMETERS,
 ]
 
 # Seconds the final hold may wait for reliable subscribers to acknowledge it.
@@ -114,14 +93,11 @@ STATUS_CODES = {
 }
 
 
-def _seconds(stamp) -> float:
-    return Time.from_msg(stamp).nanoseconds / 1e9
-
-
-class PlannerLogic:
+class PlannerLogic(GuardedCallbacks):
     """The planner's wiring, shared by the plain node and the lifecycle node: `_setup()`
     loads the model and creates the loop, publishers, subscriptions and timer;
-    `_release()` undoes it. Commands go out only while `_active`."""
+    `_release()` undoes it. Commands go out only while `_active`. Every callback runs
+    under the callback guard (ros/callback_guard), in both nodes."""
 
     p: SimpleNamespace
     _active = False
@@ -165,14 +141,9 @@ class PlannerLogic:
         self._timer = self.create_timer(
             self._period, self._on_tick, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
-        self._preview = p.visualization_enabled and can_preview(model)
-        self._preview_due = 0.0
+        self._visualiser = PlanVisualiser(self, model, p, self._rejections)
         self._belief: Belief | None = None
         self._goal_embedding: list[float] = []
-        self._path_pub = self._markers_pub = None
-        if self._preview:
-            self._path_pub = self.create_publisher(Path, "~/plan_path", qos.STATUS)
-            self._markers_pub = self.create_publisher(MarkerArray, "~/plan_markers", qos.STATUS)
         self._configured = True
         self.get_logger().info(
             f"mode {p.mode} ({policy.name}, {model.units.backend} backend) at "
@@ -190,9 +161,8 @@ class PlannerLogic:
         for sub in self._subscriptions_made:
             self.destroy_subscription(sub)
         self._diagnostics.close()
-        pubs = (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub,
-                self._path_pub, self._markers_pub)  # fmt: skip
-        for pub in pubs:
+        self._visualiser.close()
+        for pub in (self._sink_pub, self._gripper_pub, self._executed_pub, self._status_pub):
             if pub is not None:
                 self.destroy_publisher(pub)
         self._loop.close()
@@ -213,7 +183,7 @@ class PlannerLogic:
             msg.goal_id,
             np.asarray(msg.deter),
             np.asarray(msg.stoch),
-            _seconds(msg.header.stamp),
+            Time.from_msg(msg.header.stamp).nanoseconds / 1e9,
             time.monotonic(),
         )
         proprio = np.asarray(msg.proprio, dtype=np.float64)
@@ -278,31 +248,11 @@ class PlannerLogic:
         latency = time.monotonic() - tick.start
         status.plan_time_ms = latency * 1e3
         self._status_pub.publish(status)
-        if self._preview and result.status in PLANNED:
-            self._visualise(tick, stamp)
+        if result.status in PLANNED:
+            self._visualiser.show(tick, self._belief, self._goal_embedding, stamp)
         if self._loop.finish(tick, latency):
             self.get_logger().warning(f"safe action sent: {status.reason}")
             self._diagnostics.publish_now()
-
-    def _visualise(self, tick: Tick, stamp) -> None:
-        """The imagined path of this tick's plan, at most once per visualization.period."""
-        now = time.monotonic()
-        belief = self._belief
-        if now < self._preview_due or belief is None or belief.goal_id != tick.goal_id:
-            return
-        self._preview_due = now + self.p.visualization_period
-        preview = imagine_path(
-            self._loop.model, belief.deter, belief.stoch, np.asarray(self._goal_embedding),
-            tick.decision.action, tick.decision.plan, self.p.visualization_horizon,
-        )  # fmt: skip
-        if not (np.all(np.isfinite(preview.positions)) and np.all(np.isfinite(preview.rewards))):
-            self._rejections.reject("plan_preview", "non-finite imagined path")
-            return
-        frame = self.p.visualization_frame_id
-        self._path_pub.publish(plan_path(preview, frame, stamp))
-        self._markers_pub.publish(
-            plan_markers(preview, frame, stamp, lifetime=2 * self.p.visualization_period)
-        )
 
     def _command(self, command: Command, stamp) -> bool:
         """Publish a command; False when there is none (a position sink with no measured

@@ -15,14 +15,18 @@ starts a fresh episode of its grounded task with the next seed, unless an episod
 through `~/reset` waits for a goal of that task: then the goal claims it (evaluation
 resets to a chosen placement, then sends the instruction; sim/episode.py). Every
 EpisodeStatus names the goal its episode serves. The stop goal (empty id) changes
-nothing here: the planner holds.
+nothing here: the planner holds. Actions sent before the running episode began (queued
+for the previous one on a busy machine) are dropped, so every step is one of its ticks.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.subscription import MessageInfo
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -30,6 +34,7 @@ from std_msgs.msg import Float64MultiArray
 from vla_wm_interfaces.msg import EpisodeStatus, Goal
 from vla_wm_interfaces.srv import ResetEpisode
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.graph import SIM_IMAGE, SIM_JOINT_STATES
 from vla_wm_ros.ros.image_conversion import ENCODINGS, rgb_to_image
 from vla_wm_ros.ros.node_main import run_node
@@ -67,7 +72,7 @@ PARAMETERS = [
 ]
 
 
-class SimBridge(Node):
+class SimBridge(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_bridge", **kwargs)
         p = self.p = declare_parameters(self, PARAMETERS)
@@ -80,7 +85,7 @@ class SimBridge(Node):
         self._clock_pub = self.create_publisher(ClockMsg, "/clock", qos.STATUS)
         self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", qos.STATUS)
         self.create_subscription(Float64MultiArray, "~/action", self._on_action, qos.COMMAND)
-        self.create_service(ResetEpisode, "~/reset", self._on_reset)
+        self.create_service(ResetEpisode, "~/reset", self._on_reset, qos_profile=qos.SERVICE)
         self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
 
         def make_env(task: str, seed: int) -> MetaWorldEnv:
@@ -90,7 +95,7 @@ class SimBridge(Node):
         first = self._sim.reset(p.task, p.seed)
         if isinstance(first, str):
             raise RuntimeError(f"sim_bridge cannot start: {first}")
-        self._publish(first)
+        self._start(first)
         if p.step_mode == "timer":
             steady = Clock(clock_type=ClockType.STEADY_TIME)
             self.create_timer(1.0 / p.step_frequency, self._on_timer, clock=steady)
@@ -99,6 +104,11 @@ class SimBridge(Node):
             f"{self._sim.task} seed {self._sim.seed}: {self._sim.env.action_dim}-D actions, "
             f"step_mode {p.step_mode}"
         )
+
+    def _start(self, frame: Frame) -> None:
+        """A new episode's first frame; actions sent before it are dropped (_on_action)."""
+        self._reset_wall_ns = time.time_ns()  # the clock DDS source timestamps are on
+        self._publish(frame)
 
     def _publish(self, frame: Frame | None) -> None:
         if frame is None:
@@ -144,7 +154,12 @@ class SimBridge(Node):
         info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         return info
 
-    def _on_action(self, msg: Float64MultiArray) -> None:
+    def _on_action(self, msg: Float64MultiArray, info: MessageInfo) -> None:
+        if info["source_timestamp"] < self._reset_wall_ns:
+            # Sent for the previous episode and still queued (a busy machine): stepping
+            # the new one with it would take steps no tick of this episode chose.
+            self._rejections.reject("action", "sent before the last reset or new episode")
+            return
         action = self._sim.check_action(list(msg.data))
         if isinstance(action, str):
             self._rejections.reject("action", action)
@@ -164,7 +179,7 @@ class SimBridge(Node):
         response.success = not isinstance(frame, str)
         response.message = f"{task} seed {request.seed}" if response.success else frame
         if response.success:
-            self._publish(frame)
+            self._start(frame)
             self.get_logger().info(f"reset: {response.message}")
         else:
             self.get_logger().warning(f"reset refused: {frame}")
@@ -177,7 +192,7 @@ class SimBridge(Node):
         if isinstance(frame, str):
             self._rejections.reject("goal", frame)
         elif frame is not None:
-            self._publish(frame)
+            self._start(frame)
             self.get_logger().info(
                 f"goal {msg.goal_id}: fresh episode of {msg.task} seed {self._sim.seed}"
             )

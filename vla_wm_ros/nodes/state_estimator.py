@@ -10,15 +10,24 @@ from __future__ import annotations
 from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Embedding, Goal, LatentState
 from vla_wm_ros.control.belief_tracker import BeliefTracker, Estimate
+from vla_wm_ros.control.input_checks import StreamLimits, goal_problem
 from vla_wm_ros.control.model_runtime import load_model_runtime
 from vla_wm_ros.ros import diagnostics, qos
+from vla_wm_ros.ros.callback_guard import GuardedCallbacks
 from vla_wm_ros.ros.node_main import run_node
-from vla_wm_ros.ros.parameters import MODEL_PARAMETERS, Param, declare_parameters
+from vla_wm_ros.ros.parameters import (
+    MODEL_PARAMETERS,
+    Param,
+    config_from,
+    declare_parameters,
+    params_from,
+)
 from vla_wm_ros.ros.rejections import Rejections
 
 PARAMETERS = [
@@ -49,19 +58,24 @@ PARAMETERS = [
         low=0,
         high=1000,
     ),
+    *params_from(StreamLimits),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics reports", low=0.1, high=60.0),
 ]
 
 
-class StateEstimator(Node):
+class StateEstimator(GuardedCallbacks, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("state_estimator", **kwargs)
         p = self.p = declare_parameters(self, PARAMETERS)
         model = load_model_runtime(p.model_dir, p.device, p.backend, p.engine_cache)
         self._rejections = Rejections(self.get_logger())
+        self._model_goal_dim = model.goal_dim
+        limits = config_from(StreamLimits, p)
+        clock = self.get_clock()
         self._tracker = BeliefTracker(
             model, p.proprio_joints, p.frame_timeout, p.max_predicted_steps,
-            self._rejections.reject, pose_source=p.proprio_source == "pose",
+            self._rejections.reject, limits, lambda: clock.now().nanoseconds / 1e9,
+            pose_source=p.proprio_source == "pose",
         )  # fmt: skip
         if p.proprio_source == "pose":
             self.create_subscription(PoseStamped, "ee_pose", self._on_pose, qos.STATE)
@@ -88,10 +102,15 @@ class StateEstimator(Node):
         self._tracker.set_action(list(msg.data))
 
     def _on_embedding(self, msg: Embedding) -> None:
-        self._publish(self._tracker.add_frame(msg.encoder_id, msg.data, msg.header.stamp))
+        seconds = Time.from_msg(msg.header.stamp).nanoseconds / 1e9
+        self._publish(self._tracker.add_frame(msg.encoder_id, msg.data, msg.header.stamp, seconds))
 
     def _on_goal(self, msg: Goal) -> None:
         if msg.goal_id == self._tracker.goal_id:
+            return
+        problem = goal_problem(msg.embedding, self._model_goal_dim)
+        if problem:
+            self._rejections.reject("goal", problem)
             return
         self.get_logger().info(f"new goal {msg.goal_id} ({msg.task}): belief reset")
         self._publish(self._tracker.set_goal(msg.goal_id))

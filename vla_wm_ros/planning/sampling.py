@@ -8,7 +8,14 @@ them forward together (one batched `imagine_step` per horizon step), scores ever
 with one batched reward call over all steps, the value at the horizon and (optionally) the
 Q ensemble's spread at every step and a disagreement penalty, and refits the mean and std
 to the elites with weights chosen by the subclass. The plan is the final mean or the best
-sample. Buffers are allocated once.
+sample. Buffers are allocated once per sample count.
+
+Under a deadline the work shrinks to the time there is, iterations first (a plan stops
+when the next iteration would not fit), then samples: when even one iteration with every
+sample would not fit, the plan runs with fewer samples (halved until they fit, at least
+`min_samples`) and says so in its reason; only below that does it fall back to
+the actor prior's action. The time estimate is kept per full sample count, so the plan
+grows back as soon as the machine allows.
 """
 
 from __future__ import annotations
@@ -69,10 +76,13 @@ class SamplingPlanner:
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
         self._plan_buf = torch.zeros(h, 1, a, device=device, dtype=dtype)  # the chosen plan
         self._has_prev = False
-        self._noise = torch.empty(h, n - self._n_pi, a, device=device, dtype=dtype)
-        self._actions = torch.empty(h, n, a, device=device, dtype=dtype)
-        self._features: Tensor | None = None  # (H+1, N, F), allocated on the first plan
-        self._first_ms: float | None = None  # duration of the last first iteration
+        # The fewest samples a shrunk plan may use: all elites, one sample past the prior's
+        # and an eighth of the configured samples.
+        self.min_samples = max(cfg.elites, self._n_pi + 1, n // 8)
+        # (noise (H, N-P, A), actions (H, N, A), features (H+1, N, F) or None) per N
+        self._sized: dict[int, tuple[Tensor, Tensor, Tensor | None]] = {}
+        self._use_samples(n)
+        self._first_ms: float | None = None  # first iteration's duration with all samples
         self._iter_ms: float | None = None  # duration of the last later iteration
 
     def elite_weights(self, elite_returns: Tensor) -> Tensor:
@@ -101,11 +111,41 @@ class SamplingPlanner:
             result = self._plan(belief_feature(self.model, belief), goal, deadline, start)
         return self.gate.apply(result)
 
+    def _use_samples(self, n: int) -> None:
+        """Point the sample buffers at those for `n` samples (allocated on first use)."""
+        if n not in self._sized:
+            a, h = self.model.action_dim, self.cfg.horizon
+            like = self._mean
+            noise = torch.empty(h, n - self._n_pi, a, device=like.device, dtype=like.dtype)
+            actions = torch.empty(h, n, a, device=like.device, dtype=like.dtype)
+            self._sized[n] = (noise, actions, None)
+        self._noise, self._actions, self._features = self._sized[n]
+        self._samples = n
+
+    def _samples_for(self, start: float, deadline: float | None) -> int:
+        """Samples that fit one iteration before `deadline` (0: not even min_samples)."""
+        full = self.cfg.samples
+        if deadline is None:
+            return full
+        left_ms = (deadline - start) * 1e3
+        if left_ms <= 0.0:
+            return 0
+        if not self._first_ms or self._first_ms <= left_ms:
+            return full
+        # Halvings only: a few sample counts ever, each with buffers (and, on compiled
+        # backends, shapes) that are warm after their first use.
+        n = full
+        while n > 1 and n * self._first_ms > full * left_ms:
+            n //= 2
+        return n if n >= self.min_samples else 0
+
     def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
         model, cfg = self.model, self.cfg
         context = model.goal_context(goal)
-        if deadline is not None and start + (self._first_ms or 0.0) / 1e3 > deadline:
+        samples = self._samples_for(start, deadline)
+        if samples == 0:
             return self._prior_fallback(f0, context, deadline, start)
+        self._use_samples(samples)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
         if self._n_pi:
@@ -128,6 +168,7 @@ class SamplingPlanner:
             done += 1
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
+                took *= cfg.samples / samples  # the estimate is for every sample
                 # Down at once, up smoothed: one slow plan (a cold start, a busy machine)
                 # must not stop every later plan from trying.
                 old = self._first_ms
@@ -137,6 +178,12 @@ class SamplingPlanner:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
             self._iter_ms = self._first_ms
+        if samples < cfg.samples:
+            cut_reason = (
+                f"deadline: shrunk to {samples} of {cfg.samples} samples "
+                f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
+                + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
+            )
         expected, predicted = self._choose_plan(scores)
         self._has_prev = True
         action = torch.minimum(
@@ -185,9 +232,10 @@ class SamplingPlanner:
         return expected, predicted
 
     def _buffers(self, f0: Tensor) -> Tensor:
-        h, n, width = self.cfg.horizon, self.cfg.samples, f0.shape[-1]
+        h, n, width = self.cfg.horizon, self._samples, f0.shape[-1]
         if self._features is None or self._features.shape[-1] != width:
             self._features = torch.empty(h + 1, n, width, device=f0.device, dtype=f0.dtype)
+            self._sized[n] = (self._noise, self._actions, self._features)
         return self._features
 
     def _start_distribution(self) -> None:

@@ -7,7 +7,8 @@ watchdog trips). On a ROS install with diagnostic_updater the report is one task
 (`TASK`) of an Updater (status name `<node>: health`, the updater's convention that
 diagnostic_aggregator analyzers match), refreshed by `force_update()`; without it (the
 PyPI wheels have no diagnostic_updater) the fallback publishes the same levels, message
-and values under the node's fully qualified name.
+and values under the node's fully qualified name. Failed callbacks (ros/callback_guard)
+are added to every node's report on either path.
 """
 
 from __future__ import annotations
@@ -63,9 +64,19 @@ class Diagnostics:
             period, self.publish_now, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
 
+    def _full_report(self) -> Report:
+        """The node's report with its failed callbacks (a failure turns OK into WARN)."""
+        level, message, values = self._report()
+        failures = getattr(self._node, "callback_failures", None)  # ros/callback_guard
+        if failures is not None:
+            values = {**values, **failures.report()}
+            if failures.count and level == OK:
+                level, message = WARN, f"{message}; {failures.last_reason}"
+        return level, message, values
+
     def _fill(self, stat):
         """diagnostic_updater task: the report into its DiagnosticStatusWrapper."""
-        level, message, values = self._report()
+        level, message, values = self._full_report()
         stat.summary(level, message)
         for key, value in values.items():
             stat.add(key, _text(value))
@@ -75,7 +86,7 @@ class Diagnostics:
         if self._updater is not None:
             self._updater.force_update()
             return
-        level, message, values = self._report()
+        level, message, values = self._full_report()
         status = DiagnosticStatus(
             level=level,
             name=self._name,

@@ -26,6 +26,7 @@ from sensor_msgs.msg import Image
 from vla_wm_interfaces.action import ExecuteInstruction
 from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
 from vla_wm_interfaces.srv import ResetEpisode, SetGoal
+from vla_wm_ros.language.text_check import rejection_reason
 from vla_wm_ros.ros import qos
 from vla_wm_ros.ros.graph import EPISODE, GOAL, PLAN_STATUS, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
@@ -85,6 +86,19 @@ class EpisodeRecord:
             actual.append(status.reward)
         return steps, predicted, actual
 
+    def ticks(self) -> dict[str, int]:
+        """The planner's ticks since the reset, each one command (one lock-step step):
+        planned for this goal, held for it (safe action), and sent before the goal
+        reached the planner (the reset's first steps, held for want of a goal)."""
+        mine = [p for p in self.plans if p.goal_id == self.goal_id]
+        planned = sum(p.status in PLANNED for p in mine)
+        return {
+            "total": len(self.plans),
+            "planned": planned,
+            "held": len(mine) - planned,
+            "before_goal": len(self.plans) - len(mine),
+        }
+
     def holds(self) -> dict[str, int]:
         """Safe-action ticks for this goal, by PlanStatus status name."""
         out: dict[str, int] = {}
@@ -108,13 +122,17 @@ class GraphClient:
         self.node = Node("vla_wm_client", context=context)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
-        self._set_goal = self.node.create_client(SetGoal, SET_GOAL)
-        self._reset = self.node.create_client(ResetEpisode, RESET)
-        self._execute = ActionClient(self.node, ExecuteInstruction, EXECUTE)
+        self._set_goal = self.node.create_client(SetGoal, SET_GOAL, qos_profile=qos.SERVICE)
+        self._reset = self.node.create_client(ResetEpisode, RESET, qos_profile=qos.SERVICE)
+        self._execute = ActionClient(
+            self.node, ExecuteInstruction, EXECUTE,
+            goal_service_qos_profile=qos.SERVICE, result_service_qos_profile=qos.SERVICE,
+            cancel_service_qos_profile=qos.SERVICE,
+        )  # fmt: skip
         self._record: EpisodeRecord | None = None
         self._record_frames = record_frames
-        self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.STATUS)
-        self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.STATUS)
+        self.node.create_subscription(EpisodeStatus, EPISODE, self._on_episode, qos.RECORD)
+        self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.RECORD)
         if record_frames:
             self.node.create_subscription(Image, SIM_IMAGE, self._on_image, qos.SENSOR)
         self._armed = False  # reset answered: the next step-0 status starts the record
@@ -142,6 +160,15 @@ class GraphClient:
     # -- services --------------------------------------------------------------------------
 
     def set_goal(self, instruction: str, timeout: float = 30.0) -> SetGoal.Response:
+        """The parser's answer; an instruction that is not plain text is refused here.
+
+        A ROS string ends at the first NUL: "open the door\\x00..." would reach the
+        parser as the fragment "open the door" and be accepted, so the text is checked
+        (language/text_check, the parser's own rules) before it is sent.
+        """
+        problem = rejection_reason(instruction)
+        if problem is not None:
+            return SetGoal.Response(accepted=False, message=f"refused before sending: {problem}")
         return self._call(self._set_goal, SetGoal.Request(instruction=instruction), timeout)
 
     def reset(self, task: str, seed: int, timeout: float = 30.0) -> ResetEpisode.Response:
@@ -158,8 +185,13 @@ class GraphClient:
         """Run `instruction` as an ExecuteInstruction goal until its result or `timeout` s.
 
         Returns (result, how it ended: succeeded, aborted, canceled, timeout). Ctrl-C or the
-        timeout cancels the goal (the robot holds) and waits for its result.
+        timeout cancels the goal (the robot holds) and waits for its result. An instruction
+        that is not plain text is refused before sending, as in `set_goal`.
         """
+        problem = rejection_reason(instruction)
+        if problem is not None:
+            message = f"refused before sending: {problem}"
+            return ExecuteInstruction.Result(success=False, message=message), "aborted"
         if not self.spin_until(self._execute.server_is_ready, min(timeout, 30.0)):
             raise GraphError(f"action {EXECUTE} is not available (is the graph up?)")
         sent = self._execute.send_goal_async(

@@ -63,6 +63,7 @@ class InProcessGraph:
         self.context = Context()
         rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.nodes: dict[str, Node] = {}
+        self.specs = {spec.name: spec for spec in specs}
         self._executors: dict[Node, SingleThreadedExecutor] = {}
         self._threads: dict[Node, threading.Thread] = {}
         self._started = False
@@ -90,6 +91,20 @@ class InProcessGraph:
         thread = self._threads.pop(node, None)
         if thread is not None:
             thread.join(timeout=10)
+
+    def respawn(self, name: str) -> Node:
+        """Kill node `name` and start a new one from its spec, as launch's respawn would."""
+        old = self.nodes.pop(name)
+        self.remove(old)
+        old.destroy_node()
+        node = self.nodes[name] = construct(self.specs[name], self.context)
+        self.add(node)
+        return node
+
+    def dead_nodes(self) -> list[str]:
+        """Nodes whose spin thread has ended while the graph runs (a crashed executor)."""
+        alive = {node for node, thread in self._threads.items() if thread.is_alive()}
+        return [name for name, node in self.nodes.items() if node not in alive]
 
     def _spin_in_thread(self, node: Node) -> None:
         def spin() -> None:

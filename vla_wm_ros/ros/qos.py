@@ -3,7 +3,7 @@
 Images and embeddings: sensor data (best effort, keep last few) - a late frame is worth
 less than the next one. Goals: reliable + transient local, so a planner started after the
 goal was set still gets it. Commands: reliable, as ros2_controllers and MoveIt Servo
-subscribe reliable.
+subscribe reliable. Services: reliable with a request queue of 100 (see SERVICE).
 """
 
 from __future__ import annotations
@@ -38,3 +38,19 @@ COMMAND = QoSProfile(
 )
 
 STATUS = COMMAND
+
+# What a client records (episode and plan status): a client starved by a loaded machine
+# must find every message queued, not the last 10 (the loop statistics must add up).
+RECORD = QoSProfile(
+    depth=1000,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+)
+
+# Service requests (and a client's replies): deep enough that a burst of calls is queued
+# and answered, not dropped by a keep-last history of rclpy's default 10.
+SERVICE = QoSProfile(
+    depth=100,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+)

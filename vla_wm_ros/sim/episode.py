@@ -64,6 +64,8 @@ class SimEpisode:
             return f"cannot reset to task {task!r} seed {seed}: {exc}"
         self.seed, self.step, self.done = seed, 0, False
         self.goal_id, self._claimable = "", claimable
+        # A reset takes a step of simulated time: stamps stay increasing and never zero.
+        self._sim_time_ns += round((1.0 / self.env.fps) * 1e9)
         self._action = np.zeros(self.env.action_dim)
         self._action_time = -float("inf")
         return Frame(obs, 0.0, False, self._sim_time_ns)

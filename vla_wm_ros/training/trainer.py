@@ -32,7 +32,7 @@ from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, s
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.language.encoder import SentenceEncoder
 from vla_wm_ros.language.goal_space import META_KEY, GoalSpace
-from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint
+from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint, write_manifest
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
@@ -215,4 +215,5 @@ def _finish_stage(
         if model is not wm.dynamics:
             tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
             save_file(tensors, str(out / MODEL_DIR / f"dynamics_{kind}.safetensors"))
+    write_manifest(out / MODEL_DIR)  # the dynamics files came after save_checkpoint's
     (out / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
