@@ -21,7 +21,7 @@ from graph_fixtures import make_tiny_checkpoint
 from linear_system import point_mass
 
 from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.config.model import ValueConfig
+from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.writer import DatasetWriter

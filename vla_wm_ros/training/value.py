@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.config.loader import ConfigError, save_yaml
-from vla_wm_ros.config.model import ValueConfig
+from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.data.loader import Embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.checkpoint import (
