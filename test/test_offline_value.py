@@ -21,7 +21,7 @@ from graph_fixtures import make_tiny_checkpoint
 from linear_system import point_mass
 
 from vla_wm_ros.config import ConfigError, from_dict
-from vla_wm_ros.config.model import ValueConfig
+from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.data.episode import Episode
 from vla_wm_ros.data.spec import DatasetSpec
 from vla_wm_ros.data.writer import DatasetWriter
@@ -122,7 +122,7 @@ def test_value_ranks_held_out_returns_and_q_prefers_the_rewarded_action(trained)
     val = report["val"]
     assert val["v_return_corr"] > 0.6, val
     wm = load_checkpoint(out / "model")
-    from vla_wm_ros.training.value import load_transitions
+    from vla_wm_ros.training.value_data import load_transitions
 
     rows = load_transitions(out / "value_transitions.safetensors")
     near = rows.feature[(rows.reward == 0) & (rows.step > 3)][:200]  # below the band

@@ -15,7 +15,8 @@ the graph only: reset by sim_bridge's `~/reset`, the task's canonical instructio
 Reports success rate, mean episode length, control-loop latency (p50, p99, deadline misses
 over the planning ticks) and the share of planned ticks whose sent action differs from the
 actor's own (evaluation/deviation.py, beliefs read from the state estimator's topic) per
-task and mode, as one JSON object with --json, and a PNG of the table.
+task and mode, as one JSON object with --json, and a PNG of the table
+(evaluation/closed_loop_report.py).
 """
 
 from __future__ import annotations
@@ -86,43 +87,6 @@ def _tasks(text: str) -> list[str]:
     return names
 
 
-def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
-    """Success rate, mean length, loop latency and deviation from the actor of one task's
-    episodes."""
-    from vla_wm_ros.latency import latency_summary
-
-    times = [t for r in records for t in r.plan_times_ms()]
-    paired = sum(d["paired"] for d in deviations)
-    deviating = sum(d["deviating"] for d in deviations)
-    out = {
-        "episodes": len(records),
-        "success_rate": sum(r.success for r in records) / len(records),
-        "mean_length": sum(r.length for r in records) / len(records),
-        "timeouts": sum(r.timed_out for r in records),
-        "outcomes": [{"seed": r.seed, "success": r.success, "length": r.length} for r in records],
-        "planning_ticks": len(times),
-        "deviation": {
-            "share": deviating / paired if paired else None,
-            "deviating": deviating,
-            "paired_ticks": paired,
-            "unpaired_ticks": sum(d["ticks"] - d["paired"] for d in deviations),
-        },
-    }
-    if times:
-        lat = latency_summary(times, deadline_ms=period_ms)
-        out.update(
-            latency_p50_ms=lat["p50_ms"],
-            latency_p99_ms=lat["p99_ms"],
-            deadline_misses=lat["deadline_misses"],
-        )
-    holds: dict[str, int] = {}
-    for r in records:
-        for status, n in r.holds().items():
-            holds[status] = holds.get(status, 0) + n
-    out["safe_action_ticks"] = holds
-    return out
-
-
 def planner_parameters(mode: str, source: str, directory: Path) -> dict:
     """The planner node's parameters for `mode`: an ablation gets a PlannerConfig YAML in
     `directory`, made from `source` (preset or YAML) with its fields overridden."""
@@ -191,6 +155,7 @@ def _ns(stamp) -> int:
 
 def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> dict:
     from vla_wm_ros.commands.run import graph_arguments
+    from vla_wm_ros.evaluation.closed_loop_report import summarise
     from vla_wm_ros.ros.graph import describe
     from vla_wm_ros.ros.graph_client import GraphClient
     from vla_wm_ros.ros.in_process import InProcessGraph
@@ -225,66 +190,17 @@ def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> 
     return out
 
 
-def _pooled_deviation(per_task: dict) -> float | None:
-    """Deviating ticks over paired ticks, all tasks of a mode together."""
-    paired = sum(r["deviation"]["paired_ticks"] for r in per_task.values())
-    deviating = sum(r["deviation"]["deviating"] for r in per_task.values())
-    return deviating / paired if paired else None
-
-
-def plot_table(results: dict, path: Path) -> None:
-    from vla_wm_ros.evaluation.figures import pyplot, save_figure
-
-    plt = pyplot()
-
-    modes = list(results)
-    tasks = list(next(iter(results.values())))
-    fig, (bars, table) = plt.subplots(
-        2, 1, figsize=(max(6, 1.6 * len(tasks) + 3), 4 + 0.35 * len(tasks) * len(modes))
-    )
-    width = 0.8 / len(modes)
-    for i, mode in enumerate(modes):
-        rates = [100 * results[mode][t]["success_rate"] for t in tasks]
-        bars.bar([k + i * width for k in range(len(tasks))], rates, width, label=mode)
-    bars.set_xticks([k + width * (len(modes) - 1) / 2 for k in range(len(tasks))], tasks)
-    bars.set_ylabel("success %")
-    bars.set_ylim(0, 100)
-    bars.legend()
-    rows = []
-    for mode in modes:
-        for task in tasks:
-            r = results[mode][task]
-            rows.append(
-                [
-                    mode,
-                    task,
-                    f"{100 * r['success_rate']:.0f}%",
-                    f"{r['mean_length']:.0f}",
-                    f"{r.get('latency_p50_ms', float('nan')):.1f}",
-                    f"{r.get('latency_p99_ms', float('nan')):.1f}",
-                    str(r.get("deadline_misses", 0)),
-                    _percent(r["deviation"]["share"]),
-                ]
-            )
-    table.axis("off")
-    table.table(
-        cellText=rows,
-        colLabels=["mode", "task", "success", "length", "p50 ms", "p99 ms", "misses", "deviates"],
-        loc="center",
-    )
-    save_figure(fig, path)
-
-
-def _percent(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.0f}%"
-
-
 def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from tqdm import tqdm
 
     from vla_wm_ros.control.model_runtime import resolve_model_dir
+    from vla_wm_ros.evaluation.closed_loop_report import (
+        plot_table,
+        pooled_deviation,
+        print_table,
+    )
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
 
@@ -318,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         "mean_success": {
             m: sum(r["success_rate"] for r in results[m].values()) / len(tasks) for m in modes
         },
-        "deviation_share": {m: _pooled_deviation(results[m]) for m in modes},
+        "deviation_share": {m: pooled_deviation(results[m]) for m in modes},
     }
     if args.plot:
         plot_table(results, Path(args.plot))
@@ -326,17 +242,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
     else:
-        for mode in modes:
-            for task in tasks:
-                r = results[mode][task]
-                print(
-                    f"{mode:15s} {task:24s} success {100 * r['success_rate']:5.1f}%  "
-                    f"length {r['mean_length']:6.1f}  "
-                    f"p50 {r.get('latency_p50_ms', 0):6.1f} ms  "
-                    f"p99 {r.get('latency_p99_ms', 0):6.1f} ms  "
-                    f"misses {r.get('deadline_misses', 0)}  "
-                    f"deviates {_percent(r['deviation']['share'])}"
-                )
+        print_table(results, modes, tasks)
         if args.plot:
             print(f"plot: {args.plot}")
     return 0

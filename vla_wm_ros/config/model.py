@@ -11,21 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vla_wm_ros.config.checks import Activation, non_negative, positive
 from vla_wm_ros.config.loader import ConfigError, load_packaged_preset
-
-Activation = Literal["silu", "elu", "relu", "gelu", "tanh"]
-
-
-def _positive(**values: int | float) -> None:
-    for name, value in values.items():
-        if value <= 0:
-            raise ConfigError(f"{name}: must be positive, got {value}")
-
-
-def _non_negative(**values: int | float) -> None:
-    for name, value in values.items():
-        if value < 0:
-            raise ConfigError(f"{name}: must be >= 0, got {value}")
+from vla_wm_ros.config.value import ValueConfig
 
 
 @dataclass
@@ -46,8 +34,8 @@ class EncoderConfig:
     norm: bool = True
 
     def validate(self) -> None:
-        _positive(image_size=self.image_size, depth=self.depth, embed_dim=self.embed_dim)
-        _positive(proprio_hidden=self.proprio_hidden, min_resolution=self.min_resolution)
+        positive(image_size=self.image_size, depth=self.depth, embed_dim=self.embed_dim)
+        positive(proprio_hidden=self.proprio_hidden, min_resolution=self.min_resolution)
         if self.backbone != "none":  # the conv encoder and the image decoder both need it
             ratio = self.image_size / self.min_resolution
             if ratio < 2 or ratio != 2 ** round(math.log2(ratio)):
@@ -82,10 +70,10 @@ class TemporalConfig:
     ssm_expand: int = 2  # Mamba: inner width = expand * context_dim
 
     def validate(self) -> None:
-        _positive(context_dim=self.context_dim, history_length=self.history_length)
-        _positive(layers=self.layers, heads=self.heads, ff_mult=self.ff_mult)
-        _positive(kernel_size=self.kernel_size, ssm_state=self.ssm_state)
-        _positive(ssm_conv=self.ssm_conv, ssm_expand=self.ssm_expand)
+        positive(context_dim=self.context_dim, history_length=self.history_length)
+        positive(layers=self.layers, heads=self.heads, ff_mult=self.ff_mult)
+        positive(kernel_size=self.kernel_size, ssm_state=self.ssm_state)
+        positive(ssm_conv=self.ssm_conv, ssm_expand=self.ssm_expand)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
         attention = self.kind in ("transformer", "cross_transformer")
@@ -115,10 +103,10 @@ class RSSMConfig:
     norm: bool = True
 
     def validate(self) -> None:
-        _positive(deter=self.deter, gru_layers=self.gru_layers, hidden=self.hidden)
-        _positive(stoch=self.stoch, categories=self.categories, classes=self.classes)
-        _positive(prior_layers=self.prior_layers, posterior_layers=self.posterior_layers)
-        _positive(min_std=self.min_std)
+        positive(deter=self.deter, gru_layers=self.gru_layers, hidden=self.hidden)
+        positive(stoch=self.stoch, categories=self.categories, classes=self.classes)
+        positive(prior_layers=self.prior_layers, posterior_layers=self.posterior_layers)
+        positive(min_std=self.min_std)
         if self.max_std <= self.min_std:
             raise ConfigError(f"max_std: {self.max_std} must exceed min_std {self.min_std}")
         if not 0.0 <= self.unimix < 1.0:
@@ -146,7 +134,7 @@ class HeadsConfig:
     norm: bool = True
 
     def validate(self) -> None:
-        _positive(hidden=self.hidden, layers=self.layers, decoder_depth=self.decoder_depth)
+        positive(hidden=self.hidden, layers=self.layers, decoder_depth=self.decoder_depth)
 
 
 @dataclass
@@ -163,7 +151,7 @@ class DynamicsConfig:
     act: Activation = "silu"
 
     def validate(self) -> None:
-        _positive(hidden=self.hidden, layers=self.layers, flow_blocks=self.flow_blocks)
+        positive(hidden=self.hidden, layers=self.layers, flow_blocks=self.flow_blocks)
         if self.kind == "ensemble" and self.ensemble_size < 2:
             raise ConfigError(
                 f"ensemble_size: disagreement needs >= 2 members, got {self.ensemble_size}"
@@ -192,9 +180,9 @@ class ActorCriticConfig:
     norm: bool = True
 
     def validate(self) -> None:
-        _positive(hidden=self.hidden, layers=self.layers, horizon=self.horizon)
-        _positive(min_std=self.min_std)
-        _non_negative(entropy_scale=self.entropy_scale)
+        positive(hidden=self.hidden, layers=self.layers, horizon=self.horizon)
+        positive(min_std=self.min_std)
+        non_negative(entropy_scale=self.entropy_scale)
         if self.max_std <= self.min_std:
             raise ConfigError(f"max_std: {self.max_std} must exceed min_std {self.min_std}")
         for name in ("gamma", "lambda_", "return_norm_decay"):
@@ -205,39 +193,6 @@ class ActorCriticConfig:
             raise ConfigError(f"target_tau: must be in (0, 1], got {self.target_tau}")
         if not 0.0 <= self.return_norm_low < self.return_norm_high <= 100.0:
             raise ConfigError("return_norm_low/high: need 0 <= low < high <= 100")
-
-
-@dataclass
-class ValueConfig:
-    """Offline value for the planner (IQL recipe, as FOWM): an ensemble of Q heads on
-    (feature, action, goal) fitted by TD on recorded transitions, and V on (feature, goal)
-    by expectile regression on the target Qs of the recorded actions, so no target ever
-    queries an action the data does not hold. heads 0: no offline value (the planner uses
-    the imagination critic). The Q heads' spread is the planner's uncertainty penalty.
-    Q and V predict in units of value_scale (returns reach ~10 / (1 - gamma) here)."""
-
-    heads: int = 0
-    hidden: int = 128
-    layers: int = 2
-    gamma: float = 0.99
-    expectile: float = 0.8
-    target_tau: float = 0.005
-    value_scale: float = 100.0
-    target: Literal["min", "mean"] = "min"  # how V's target combines the target Q heads
-    act: Activation = "silu"
-    norm: bool = True
-
-    def validate(self) -> None:
-        _non_negative(heads=self.heads)
-        _positive(hidden=self.hidden, layers=self.layers, value_scale=self.value_scale)
-        if self.heads == 1:
-            raise ConfigError("heads: an ensemble needs >= 2 Q heads (or 0 for none), got 1")
-        if not 0.0 < self.gamma < 1.0:
-            raise ConfigError(f"gamma: must be in (0, 1), got {self.gamma}")
-        if not 0.5 <= self.expectile < 1.0:
-            raise ConfigError(f"expectile: must be in [0.5, 1), got {self.expectile}")
-        if not 0.0 < self.target_tau <= 1.0:
-            raise ConfigError(f"target_tau: must be in (0, 1], got {self.target_tau}")
 
 
 @dataclass
@@ -253,9 +208,9 @@ class LossConfig:
     free_nats: float = 1.0  # each step's KL term is clipped below at this value
 
     def validate(self) -> None:
-        _non_negative(image=self.image, proprio=self.proprio, reward=self.reward)
-        _non_negative(cont=self.cont, kl_dyn=self.kl_dyn, kl_rep=self.kl_rep)
-        _non_negative(free_nats=self.free_nats)
+        non_negative(image=self.image, proprio=self.proprio, reward=self.reward)
+        non_negative(cont=self.cont, kl_dyn=self.kl_dyn, kl_rep=self.kl_rep)
+        non_negative(free_nats=self.free_nats)
 
 
 @dataclass
@@ -284,8 +239,8 @@ class WorldModelConfig:
                 getattr(self, name).validate()
             except ConfigError as exc:
                 raise ConfigError(f"{name}.{exc}") from None
-        _positive(action_dim=self.action_dim, goal_dim=self.goal_dim)
-        _non_negative(proprio_dim=self.proprio_dim)
+        positive(action_dim=self.action_dim, goal_dim=self.goal_dim)
+        non_negative(proprio_dim=self.proprio_dim)
         if self.encoder.backbone == "none" and self.proprio_dim == 0:
             raise ConfigError("encoder.backbone: 'none' needs proprio_dim > 0 (nothing to see)")
 

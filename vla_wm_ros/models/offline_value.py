@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from vla_wm_ros.config.model import ValueConfig
+from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.models.heads import GoalHead
 from vla_wm_ros.models.mlp import ConditionedMLP
 

@@ -38,7 +38,6 @@ from rclpy.time import Time
 from std_msgs.msg import Float64MultiArray
 
 from vla_wm_interfaces.msg import Goal, LatentState, PlanStatus
-from vla_wm_ros.control import watchdog
 from vla_wm_ros.control.action_semantics import ActionSemantics, Command
 from vla_wm_ros.control.action_sink import ActionSinkConfig
 from vla_wm_ros.control.control_loop import (
@@ -64,6 +63,7 @@ from vla_wm_ros.ros.parameters import (
     declare_parameters,
     params_from,
 )
+from vla_wm_ros.ros.plan_status import STATUS_CODES
 from vla_wm_ros.ros.plan_visualiser import VISUALIZATION_PARAMETERS, PlanVisualiser
 from vla_wm_ros.ros.rejections import Rejections
 
@@ -82,15 +82,6 @@ PARAMETERS = [
 
 # Seconds the final hold may wait for reliable subscribers to acknowledge it.
 FINAL_HOLD_ACK_S = 0.5
-
-STATUS_CODES = {
-    "ok": PlanStatus.OK,
-    watchdog.NO_GOAL: PlanStatus.NO_GOAL,
-    watchdog.STALE: PlanStatus.STALE_STATE,
-    "uncertain": PlanStatus.UNCERTAIN,
-    "deadline": PlanStatus.DEADLINE,
-    "error": PlanStatus.ERROR,
-}
 
 
 class PlannerLogic(GuardedCallbacks):

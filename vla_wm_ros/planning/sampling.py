@@ -8,42 +8,26 @@ them forward together (one batched `imagine_step` per horizon step), scores ever
 with one batched reward call over all steps, the value at the horizon and (optionally) the
 Q ensemble's spread at every step and a disagreement penalty, and refits the mean and std
 to the elites with weights chosen by the subclass. The plan is the final mean or the best
-sample. Buffers are allocated once per sample count.
-
-Under a deadline the work shrinks to the time there is, iterations first (a plan stops
-when the next iteration would not fit), then samples: when even one iteration with every
-sample would not fit, the plan runs with fewer samples (halved until they fit, at least
-`min_samples`) and says so in its reason; only below that does it fall back to
-the actor prior's action. The time estimate is kept per full sample count, so the plan
-grows back as soon as the machine allows.
+sample. Buffers are allocated once per sample count. The score is planning/score.py's;
+under a deadline the work shrinks (iterations, then samples: planning/budget.py) and the
+plan says so in its reason.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from vla_wm_ros.planning.budget import samples_that_fit
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.result import PlanResult, deadline_result
+from vla_wm_ros.planning.score import SampleScorer, Scores
 from vla_wm_ros.planning.uncertainty import SafetyGate
-
-
-class _Scores(NamedTuple):
-    """One iteration's scores: every sample's return and first-step reward, the elites'
-    returns (best first) and indices, their refit weights, and every sample's discounted
-    Q-ensemble spread (None when no spread was computed)."""
-
-    returns: Tensor
-    first_reward: Tensor
-    elite_returns: Tensor
-    index: Tensor
-    weights: Tensor
-    spread: Tensor | None
 
 
 class SamplingPlanner:
@@ -55,22 +39,16 @@ class SamplingPlanner:
         self.model = model
         self.cfg = cfg
         self.gate = SafetyGate(safety, model)
-        self._prior_penalty = cfg.prior_penalty / model.action_dim
-        # Without a Q ensemble (a checkpoint with no offline value) there is no spread to
-        # penalise: the score is rewards + value, as `uses_q_penalty` tells.
-        self.uses_q_penalty = bool(cfg.uncertainty_penalty) and model.has_q_ensemble
-        self._q_penalty = cfg.uncertainty_penalty if self.uses_q_penalty else 0.0
-        use_margin = cfg.uncertainty_margin is not None and model.has_q_ensemble
-        self._kappa = cfg.uncertainty_margin if use_margin and cfg.policy_samples else None
-        self._needs_spread = self.uses_q_penalty or self._kappa is not None
+        self.scorer = SampleScorer(model, cfg, self.gate)
+        # Without a Q ensemble the score is rewards + value, as `uses_q_penalty` tells.
+        self.uses_q_penalty = self.scorer.uses_q_penalty
+        self._kappa = self.scorer.kappa
         low, high = model.action_low, model.action_high
         device, dtype = low.device, low.dtype
         h, a, n = cfg.horizon, model.action_dim, cfg.samples
         self._n_pi = cfg.policy_samples
         self._low = low.view(1, 1, a)
         self._high = high.view(1, 1, a)
-        self._discounts = cfg.discount ** torch.arange(h, device=device, dtype=dtype)
-        self._terminal = float(cfg.discount**h) * cfg.value_weight
         self._generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self._mean = torch.zeros(h, 1, a, device=device, dtype=dtype)
         self._std = torch.full((h, 1, a), cfg.max_std, device=device, dtype=dtype)
@@ -122,27 +100,10 @@ class SamplingPlanner:
         self._noise, self._actions, self._features = self._sized[n]
         self._samples = n
 
-    def _samples_for(self, start: float, deadline: float | None) -> int:
-        """Samples that fit one iteration before `deadline` (0: not even min_samples)."""
-        full = self.cfg.samples
-        if deadline is None:
-            return full
-        left_ms = (deadline - start) * 1e3
-        if left_ms <= 0.0:
-            return 0
-        if not self._first_ms or self._first_ms <= left_ms:
-            return full
-        # Halvings only: a few sample counts ever, each with buffers (and, on compiled
-        # backends, shapes) that are warm after their first use.
-        n = full
-        while n > 1 and n * self._first_ms > full * left_ms:
-            n //= 2
-        return n if n >= self.min_samples else 0
-
     def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
         model, cfg = self.model, self.cfg
         context = model.goal_context(goal)
-        samples = self._samples_for(start, deadline)
+        samples = samples_that_fit(cfg.samples, self.min_samples, self._first_ms, start, deadline)
         if samples == 0:
             return self._prior_fallback(f0, context, deadline, start)
         self._use_samples(samples)
@@ -200,7 +161,7 @@ class SamplingPlanner:
             predicted_reward=predicted,
         )
 
-    def _choose_plan(self, scores: _Scores) -> tuple[float, float]:
+    def _choose_plan(self, scores: Scores) -> tuple[float, float]:
         """Fill the plan buffer from the last iteration's scores (mean or best sample; the
         actor's mode trajectory, row 0, when it scores within the margin of that: prior_margin
         + uncertainty_margin x the chosen plan's discounted Q spread);
@@ -272,7 +233,7 @@ class SamplingPlanner:
             actions[t, :p].clamp_(self._low[0], self._high[0])
             model.imagine_step(features[t, :p], actions[t, :p], out=features[t + 1, :p])
 
-    def _iterate(self, context: GoalContext) -> _Scores:
+    def _iterate(self, context: GoalContext) -> Scores:
         """One sample-score-refit round; returns its scores."""
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
@@ -281,7 +242,7 @@ class SamplingPlanner:
         torch.addcmul(self._mean, self._std, noise, out=sampled)
         sampled.clamp_(self._low, self._high)
         rollout(model, features[:, p:], actions[:, p:])
-        returns, first_reward, q_spread = self._score(context)
+        returns, first_reward, q_spread = self.scorer(features, actions, context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)
@@ -289,36 +250,7 @@ class SamplingPlanner:
         torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
         spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
         torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
-        return _Scores(returns, first_reward, elite_returns, index, weights, q_spread)
-
-    def _score(self, context: GoalContext) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Discounted reward + terminal value (- Q-spread, disagreement and prior penalties)
-        for every sample; also its first-step reward and discounted Q spread (or None)."""
-        model, h = self.model, self.cfg.horizon
-        features, actions = self._features, self._actions
-        n, width = features.shape[1], features.shape[2]
-        rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
-        returns = self._discounts @ rewards
-        if self._terminal:
-            returns.add_(model.value(features[h], context), alpha=self._terminal)
-        spread = None
-        if self._needs_spread:
-            flat = features[:-1].view(h * n, width)
-            spread = self._discounts @ model.q_spread(flat, actions.view(h * n, -1), context).view(
-                h, n
-            )
-            if self._q_penalty:
-                returns.sub_(spread, alpha=self._q_penalty)
-        if self.gate.penalty:
-            flat = features[:-1].view(h * n, width)
-            disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
-            returns.sub_(self._discounts @ disagreement, alpha=self.gate.penalty)
-        if self._prior_penalty:
-            flat = features[:-1].view(h * n, width)
-            prior = model.policy(flat, context, False).clamp_(self._low[0], self._high[0])
-            deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
-            returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
-        return returns, rewards[0], spread
+        return Scores(returns, first_reward, elite_returns, index, weights, q_spread)
 
     def _plan_uncertainty(self, f0: Tensor) -> float:
         """Mean ensemble disagreement along the chosen plan, imagined from f0."""

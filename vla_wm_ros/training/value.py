@@ -4,7 +4,7 @@ Every recorded episode is filtered once by the frozen world model (posterior mod
 runtime's state estimator does), giving transitions (f_t, a_t, r_t, f_{t+1}, goal) with
 the simulator's reward r_t (`next.reward` of row t); they are kept in one safetensors
 file in the run directory (with what they were filtered from), so a resumed run, or a new
-run given that file, does not filter again. Q and V then train by
+run given that file, does not filter again (training/value_data.py). Q and V then train by
 IQL on random minibatches of transitions; only the value's weights change. The run writes
 a full checkpoint (`OUT/model`: the world model with its offline value) and a resumable
 training state (`OUT/train_state/value/`).
@@ -20,17 +20,13 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from vla_wm_ros.config.loader import ConfigError, save_yaml
-from vla_wm_ros.config.model import ValueConfig
-from vla_wm_ros.data.alignment import step_arrays
+from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.data.loader import Embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.checkpoint import (
@@ -42,8 +38,15 @@ from vla_wm_ros.models.checkpoint import (
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.training.loop import clip_step
 from vla_wm_ros.training.state import load_state, save_state
-
-TRANSITIONS_FILE = "value_transitions.safetensors"
+from vla_wm_ros.training.value_data import (
+    TRANSITIONS_FILE,
+    Transitions,
+    filter_transitions,
+    load_transitions,
+    returns_to_go,
+    save_transitions,
+    transitions_source,
+)
 
 
 @dataclass
@@ -86,23 +89,6 @@ class ValueRunConfig:
             raise ConfigError(f"value.heads: need >= 2 Q heads to train, got {self.value.heads}")
 
 
-class Transitions(NamedTuple):
-    """Recorded transitions under the frozen world model; row i of every tensor."""
-
-    feature: Tensor  # (M, F) posterior feature at t
-    action: Tensor  # (M, A) action taken at t
-    reward: Tensor  # (M,) reward that action earned (next.reward of row t)
-    next_feature: Tensor  # (M, F) posterior feature at t + 1
-    not_terminal: Tensor  # (M,) 0 where t + 1 ended the episode as terminal
-    goal_index: Tensor  # (M,) row of `goals`
-    episode: Tensor  # (M,) dataset episode index
-    step: Tensor  # (M,) t
-    goals: Tensor  # (K, G) instruction embeddings
-
-    def select(self, rows: Tensor) -> Transitions:
-        return Transitions(*(x[rows] for x in self[:-1]), self.goals)
-
-
 def with_offline_value(wm: WorldModel, cfg: ValueConfig) -> WorldModel:
     """A copy of `wm` with a freshly initialised offline value of `cfg` (the rest: wm's)."""
     fresh = WorldModel(dataclasses.replace(wm.cfg, value=cfg))
@@ -114,106 +100,6 @@ def with_offline_value(wm: WorldModel, cfg: ValueConfig) -> WorldModel:
             f"with_offline_value: tensors do not match ({stray[:3]}, {unexpected[:3]})"
         )
     return fresh.to(next(wm.parameters()).device)
-
-
-@torch.no_grad()
-def filter_transitions(
-    wm: WorldModel,
-    dataset: EpisodeDataset,
-    episodes: list[int],
-    embedder: Embedder,
-    batch: int,
-    progress: bool = True,
-) -> Transitions:
-    """Filter `episodes` with wm (posterior mode) into transitions; goals embedded once."""
-    from tqdm import tqdm
-
-    wm.eval()
-    metas = [dataset.episodes[i] for i in episodes]
-    names = sorted({m.instruction for m in metas})
-    goals = torch.as_tensor(np.asarray(embedder(names)), dtype=torch.float32)
-    goal_rows = {name: goals[i].numpy() for i, name in enumerate(names)}
-    parts: dict[str, list[Tensor]] = {}
-    by_length: dict[int, list] = {}
-    for meta in metas:
-        if meta.length >= 2:
-            by_length.setdefault(meta.length, []).append(meta)
-    bar = tqdm(total=len(metas), desc="value: filtering episodes", disable=not progress)
-    for length, group in by_length.items():
-        for start in range(0, len(group), batch):
-            chunk = group[start : start + batch]
-            arrays = [step_arrays(dataset.episode(m.index)) for m in chunk]
-            stacked = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in arrays[0]}
-            stacked["goal"] = torch.from_numpy(np.stack([goal_rows[m.instruction] for m in chunk]))
-            feature = wm.feature(wm.observe(stacked, sample=False).posterior)  # (B, T, F)
-            n = len(chunk)
-            rows = {
-                "feature": feature[:, :-1],
-                "next_feature": feature[:, 1:],
-                "action": stacked["action"][:, :-1],
-                # arrays' reward row t+1 is the stored next.reward of row t
-                "reward": stacked["reward"][:, 1:],
-                "not_terminal": ~stacked["is_terminal"][:, 1:],
-                "goal_index": torch.tensor([names.index(m.instruction) for m in chunk])
-                .view(n, 1)
-                .expand(n, length - 1),
-                "episode": torch.tensor([m.index for m in chunk]).view(n, 1).expand(n, length - 1),
-                "step": torch.arange(length - 1).view(1, -1).expand(n, length - 1),
-            }
-            for key, value in rows.items():
-                parts.setdefault(key, []).append(value.reshape(n * (length - 1), *value.shape[2:]))
-            bar.update(n)
-    bar.close()
-    cat = {k: torch.cat(v).contiguous() for k, v in parts.items()}
-    return Transitions(
-        feature=cat["feature"].float(),
-        action=cat["action"].float(),
-        reward=cat["reward"].float(),
-        next_feature=cat["next_feature"].float(),
-        not_terminal=cat["not_terminal"].float(),
-        goal_index=cat["goal_index"].long(),
-        episode=cat["episode"].long(),
-        step=cat["step"].long(),
-        goals=goals,
-    )
-
-
-def save_transitions(data: Transitions, path: Path, source: str) -> None:
-    tensors = {k: v.contiguous() for k, v in data._asdict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), {"source": source})
-    tmp.replace(path)
-
-
-def transitions_source(path: Path) -> str | None:
-    """What a transitions file was filtered from (checkpoint hash, data, policies)."""
-    try:
-        with safe_open(str(path), "pt") as f:
-            return (f.metadata() or {}).get("source")
-    except (OSError, SafetensorError):
-        return None
-
-
-def load_transitions(path: Path) -> Transitions:
-    tensors = load_file(str(path))
-    missing = [k for k in Transitions._fields if k not in tensors]
-    if missing:
-        raise ValueError(f"{path}: missing tensor(s) {', '.join(missing)}")
-    return Transitions(**{k: tensors[k] for k in Transitions._fields})
-
-
-def returns_to_go(data: Transitions, gamma: float) -> Tensor:
-    """Discounted sum of recorded rewards from each transition to its episode's end."""
-    out = torch.zeros_like(data.reward)
-    order = np.lexsort((-data.step.numpy(), data.episode.numpy()))
-    running, last_episode = 0.0, None
-    for i in order.tolist():
-        episode = int(data.episode[i])
-        if episode != last_episode:
-            running, last_episode = 0.0, episode
-        running = float(data.reward[i]) + gamma * running * float(data.not_terminal[i])
-        out[i] = running
-    return out
 
 
 @torch.no_grad()

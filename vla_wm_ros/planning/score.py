@@ -1,0 +1,85 @@
+"""How the sampling planners score a batch of imagined action sequences.
+
+A sample's score is its discounted imagined reward plus the value at the horizon, minus
+(optionally) the Q ensemble's discounted spread, the world-model ensemble's disagreement
+and the distance from the actor prior's action; kept apart from the sampling machinery so
+the objective reads in one place.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from vla_wm_ros.planning.config import SamplingConfig
+from vla_wm_ros.planning.model import GoalContext, PlanningModel
+from vla_wm_ros.planning.uncertainty import SafetyGate
+
+
+class Scores(NamedTuple):
+    """One iteration's scores: every sample's return and first-step reward, the elites'
+    returns (best first) and indices, their refit weights, and every sample's discounted
+    Q-ensemble spread (None when no spread was computed)."""
+
+    returns: Tensor
+    first_reward: Tensor
+    elite_returns: Tensor
+    index: Tensor
+    weights: Tensor
+    spread: Tensor | None
+
+
+class SampleScorer:
+    """Discounted reward + terminal value (- Q-spread, disagreement and prior penalties)."""
+
+    def __init__(self, model: PlanningModel, cfg: SamplingConfig, gate: SafetyGate):
+        self.model = model
+        self.horizon = cfg.horizon
+        self.gate = gate
+        self._prior_penalty = cfg.prior_penalty / model.action_dim
+        # Without a Q ensemble (a checkpoint with no offline value) there is no spread to
+        # penalise: the score is rewards + value, as `uses_q_penalty` tells.
+        self.uses_q_penalty = bool(cfg.uncertainty_penalty) and model.has_q_ensemble
+        self._q_penalty = cfg.uncertainty_penalty if self.uses_q_penalty else 0.0
+        use_margin = cfg.uncertainty_margin is not None and model.has_q_ensemble
+        self.kappa = cfg.uncertainty_margin if use_margin and cfg.policy_samples else None
+        self._needs_spread = self.uses_q_penalty or self.kappa is not None
+        low = model.action_low
+        self._low = model.action_low.view(1, -1)
+        self._high = model.action_high.view(1, -1)
+        self._discounts = cfg.discount ** torch.arange(
+            cfg.horizon, device=low.device, dtype=low.dtype
+        )
+        self._terminal = float(cfg.discount**cfg.horizon) * cfg.value_weight
+
+    def __call__(
+        self, features: Tensor, actions: Tensor, context: GoalContext
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Score of every sample of `features` (H+1, N, F) / `actions` (H, N, A); also its
+        first-step reward and discounted Q spread (or None)."""
+        model, h = self.model, self.horizon
+        n, width = features.shape[1], features.shape[2]
+        rewards = model.reward(features[1:].view(h * n, width), context).view(h, n)
+        returns = self._discounts @ rewards
+        if self._terminal:
+            returns.add_(model.value(features[h], context), alpha=self._terminal)
+        spread = None
+        if self._needs_spread:
+            flat = features[:-1].view(h * n, width)
+            spread = self._discounts @ model.q_spread(flat, actions.view(h * n, -1), context).view(
+                h, n
+            )
+            if self._q_penalty:
+                returns.sub_(spread, alpha=self._q_penalty)
+        if self.gate.penalty:
+            flat = features[:-1].view(h * n, width)
+            disagreement = model.disagreement(flat, actions.view(h * n, -1)).view(h, n)
+            returns.sub_(self._discounts @ disagreement, alpha=self.gate.penalty)
+        if self._prior_penalty:
+            flat = features[:-1].view(h * n, width)
+            prior = model.policy(flat, context, False).clamp_(self._low, self._high)
+            deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
+            returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
+        return returns, rewards[0], spread
