@@ -219,8 +219,10 @@ class InstructionParser(GuardedCallbacks, Node):
         return response
 
     def destroy_node(self) -> None:
-        self._grounder.close()
-        self._action.close()
+        # Also on a node whose __init__ refused to start (rclpy's context destroys it).
+        for part in ("_grounder", "_action"):
+            if hasattr(self, part):
+                getattr(self, part).close()
         super().destroy_node()
 
     def _report(self) -> diagnostics.Report:
