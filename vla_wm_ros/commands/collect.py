@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--camera", default="orbit", help="orbit or a Meta-World camera name")
     parser.add_argument(
+        "--goal-marker-radius",
+        type=float,
+        default=None,
+        help="draw the goal marker with this radius (m); default: Meta-World's 0.02",
+    )
+    parser.add_argument(
         "--paraphrase", action="store_true", help="seeded paraphrase instead of canonical text"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
@@ -50,7 +56,17 @@ def run(args: argparse.Namespace) -> int:
         print("collect: " + "; ".join(p for p in problems if p), file=sys.stderr)
         return 2
     jobs = [
-        Job(t, n, p, args.seed, args.max_steps, args.image_size, args.camera, args.paraphrase)
+        Job(
+            t,
+            n,
+            p,
+            args.seed,
+            args.max_steps,
+            args.image_size,
+            args.camera,
+            args.paraphrase,
+            args.goal_marker_radius,
+        )
         for t in tasks
         for p in policies
         for n in range(args.episodes)

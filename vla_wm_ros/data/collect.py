@@ -31,6 +31,7 @@ class Job:
     image_size: int
     camera: str
     paraphrase: bool  # use a seeded paraphrase instead of the canonical instruction
+    goal_marker_radius: float | None = None  # SimConfig.goal_marker_radius
 
     def episode_seed(self) -> int:
         """A placement seed that differs per task, policy and episode number."""
@@ -61,6 +62,7 @@ def rollout(job: Job) -> Episode:
         image_size=job.image_size,
         camera=job.camera,
         max_steps=job.max_steps,
+        goal_marker_radius=job.goal_marker_radius,
     )
     try:
         obs = env.reset(seed=seed)
@@ -97,8 +99,11 @@ def rollout(job: Job) -> Episode:
         env.close()
 
 
-def dataset_spec(task: str, image_size: int, camera: str) -> DatasetSpec:
-    """The spec of Meta-World data (same for every task: one action/proprio layout)."""
+def dataset_spec(
+    task: str, image_size: int, camera: str, goal_marker_radius: float | None = None
+) -> DatasetSpec:
+    """The spec of Meta-World data (same for every task: one action/proprio layout); a
+    resized goal marker is recorded, as the images depend on it."""
     from vla_wm_ros.sim.env import MetaWorldEnv
 
     env = MetaWorldEnv(task=task, image_size=image_size, camera=camera, render=False)
@@ -115,6 +120,7 @@ def dataset_spec(task: str, image_size: int, camera: str) -> DatasetSpec:
             robot_type="sawyer",
             source="metaworld",
             camera=camera,
+            extra={} if goal_marker_radius is None else {"goal_marker_radius": goal_marker_radius},
         )
     finally:
         env.close()
@@ -165,7 +171,9 @@ def collect(
             return {}
     else:
         episodes = _run(jobs, workers)
-    spec = dataset_spec(jobs[0].task, jobs[0].image_size, jobs[0].camera)
+    spec = dataset_spec(
+        jobs[0].task, jobs[0].image_size, jobs[0].camera, jobs[0].goal_marker_radius
+    )
     per_task: dict[str, list[bool]] = {}
     frames = 0
     with DatasetWriter(out, spec, append=append) as writer:

@@ -57,6 +57,9 @@ class DatasetSpec:
                 tuple(theirs) if isinstance(theirs, list | tuple) else theirs
             ):
                 out.append(f"{key}: dataset has {mine}, new data has {theirs}")
+        mine, theirs = (spec.extra.get("goal_marker_radius") for spec in (self, other))
+        if mine != theirs:  # the same scenes drawn differently
+            out.append(f"goal_marker_radius: dataset has {mine}, new data has {theirs}")
         return out
 
     def features(self) -> dict:

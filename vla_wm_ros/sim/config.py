@@ -45,6 +45,10 @@ class SimConfig:
     render: bool = True
     # MSAA samples of the offscreen buffer; 0 is ~3x faster than MuJoCo's default 4.
     multisamples: int = 0
+    # Radius (m) the task's goal marker (Meta-World's visual-only "goal" site) is drawn
+    # with; None keeps Meta-World's own 0.02 m, 1-2 pixels at 64x64: too small for a 64x64
+    # world model to carry where reach, push and pick-place must go. Physics is unchanged.
+    goal_marker_radius: float | None = None
 
     def validate(self) -> None:
         if not 8 <= self.image_size <= 1024:
@@ -53,3 +57,7 @@ class SimConfig:
             raise ConfigError(f"max_steps must be positive, got {self.max_steps}")
         if self.multisamples < 0:
             raise ConfigError(f"multisamples must be >= 0, got {self.multisamples}")
+        if self.goal_marker_radius is not None and not 0 < self.goal_marker_radius <= 0.2:
+            raise ConfigError(
+                f"goal_marker_radius must be in (0, 0.2] m, got {self.goal_marker_radius}"
+            )

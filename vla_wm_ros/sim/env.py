@@ -14,7 +14,7 @@ import numpy as np
 
 from vla_wm_ros.sim.camera import camera_fovy, pinhole_intrinsics
 from vla_wm_ros.sim.config import SimConfig
-from vla_wm_ros.sim.rendering import OffscreenRenderer
+from vla_wm_ros.sim.rendering import OffscreenRenderer, resize_site
 from vla_wm_ros.sim.tasks import check_task, env_id
 
 PROPRIO_NAMES = ("hand_x", "hand_y", "hand_z", "gripper_opening")
@@ -50,6 +50,7 @@ class MetaWorldEnv:
         max_steps: int = SimConfig.max_steps,
         render: bool = SimConfig.render,
         config: SimConfig | None = None,
+        goal_marker_radius: float | None = SimConfig.goal_marker_radius,
     ) -> None:
         if config is None:
             config = SimConfig(
@@ -59,6 +60,7 @@ class MetaWorldEnv:
                 camera=camera,
                 max_steps=max_steps,
                 render=render,
+                goal_marker_radius=goal_marker_radius,
             )
         config.validate()
         self.config = replace(config, task=check_task(config.task))
@@ -70,6 +72,8 @@ class MetaWorldEnv:
         self._env._freeze_rand_vec = False
         self._env.seeded_rand_vec = True
         self._env.max_path_length = config.max_steps
+        if config.goal_marker_radius is not None:
+            resize_site(self._env.model, "goal", config.goal_marker_radius)
         self._renderer = (
             OffscreenRenderer(
                 self._env.model,

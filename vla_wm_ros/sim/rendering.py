@@ -23,6 +23,17 @@ _CHEAP_FLAGS_OFF = (
 )
 
 
+def resize_site(model: mujoco.MjModel, name: str, radius: float) -> None:
+    """Draw site `name` as a sphere of `radius` m; a model without it is left as it is.
+
+    Sites have no collision or mass: this changes the pixels only, never the physics.
+    """
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, name)
+    if site >= 0:
+        model.site_type[site] = mujoco.mjtGeom.mjGEOM_SPHERE
+        model.site_size[site] = (radius, radius, radius)
+
+
 def _upright(model: mujoco.MjModel, data: mujoco.MjData, cam_id: int) -> None:
     """Roll a world-fixed camera by 180 degrees if its image 'up' points at the floor.
 

@@ -1,0 +1,47 @@
+"""The goal marker's drawn size: a rendering setting that changes pixels, never physics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vla_wm_ros.config.loader import ConfigError
+from vla_wm_ros.data.collect import dataset_spec
+from vla_wm_ros.sim.config import SimConfig
+from vla_wm_ros.sim.env import MetaWorldEnv
+
+ACTIONS = np.random.default_rng(0).uniform(-1, 1, (12, 4)).astype(np.float32)
+
+
+def _episode(radius: float | None) -> tuple[list[np.ndarray], np.ndarray]:
+    with MetaWorldEnv(task="reach", seed=0, max_steps=20, goal_marker_radius=radius) as env:
+        frames = [env.reset(seed=5).image]
+        for action in ACTIONS:
+            frames.append(env.step(action).obs.image)
+        return frames, env.state.copy()
+
+
+def test_a_larger_goal_marker_covers_more_pixels_and_leaves_the_physics_alone():
+    own, own_state = _episode(None)
+    big, big_state = _episode(0.05)
+    np.testing.assert_array_equal(own_state, big_state)  # same trajectory, same goal
+    changed = np.any(own[0] != big[0], axis=-1)
+    # The marker grows from 1-2 pixels to a disc of several pixels at 64x64.
+    assert 4 <= int(changed.sum()) <= 200
+    same = _episode(None)[0]
+    assert all(np.array_equal(a, b) for a, b in zip(own, same, strict=True))
+
+
+def test_goal_marker_radius_is_checked():
+    with pytest.raises(ConfigError, match="goal_marker_radius"):
+        SimConfig(goal_marker_radius=0.0).validate()
+    with pytest.raises(ConfigError, match="goal_marker_radius"):
+        SimConfig(goal_marker_radius=1.0).validate()
+
+
+def test_datasets_drawn_with_different_markers_do_not_mix():
+    own = dataset_spec("reach", 64, "orbit")
+    big = dataset_spec("reach", 64, "orbit", goal_marker_radius=0.05)
+    assert big.extra == {"goal_marker_radius": 0.05}
+    assert own.mismatches(own) == [] and big.mismatches(big) == []
+    assert any("goal_marker_radius" in p for p in own.mismatches(big))
