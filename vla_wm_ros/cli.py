@@ -32,6 +32,7 @@ COMMANDS: list[str] = [
     "train_value",
     "average",
     "eval_world_model",
+    "eval_probe",
     "eval_actor",
     "bench_imagine",
     "bench_planner",
