@@ -4,7 +4,9 @@ One short 2-process run of the world-model stage, stopped half way and resumed, 
 one process at the same global batch on the same data: rank 0 alone writes the run
 files, the curve continues across the resume, and the loss curve stays within the
 tolerance of the one-process curve (mean of the last half within 30 %: the two runs
-draw different windows, and 40 tiny steps are noisy).
+draw different windows, and 40 tiny steps are noisy). A 2-process `vla-wm dagger
+--record` runs each rollout once, trains on cached features and records every rollout
+once, from rank 0, in job order.
 """
 
 from __future__ import annotations
@@ -94,6 +96,26 @@ def test_two_processes_train_resume_and_follow_the_one_process_curve(sim_data, t
     one_tail = np.mean([r["total"] for r in one[half:]])
     assert abs(ddp_tail - one_tail) <= 0.3 * abs(one_tail), (ddp_tail, one_tail)
     assert ddp[-1]["total"] < ddp[0]["total"]  # it learned
+
+
+def test_two_process_dagger_records_every_rollout_once_from_rank_0(sim_data, tmp_path):
+    from vla_wm_ros.data.reader import EpisodeDataset
+
+    torch.set_num_threads(1)
+    train(sim_data, tmp_path / "tiny", load_train_preset("tiny"), progress=False)
+    out, record = tmp_path / "dagger", tmp_path / "rollouts"
+    args = ("dagger", "--ckpt", str(tmp_path / "tiny" / MODEL_DIR), "--data", str(sim_data))
+    args += ("--out", str(out), "--tasks", "reach,drawer-close", "--rounds", "2")
+    args += ("--episodes", "1", "--max-steps", "20", "--bc-steps", "4", "--threads", "2")
+    done = torchrun(*args, "--record", str(record), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(done.stdout.strip().splitlines()) == 1  # rank 0 alone prints its JSON
+    assert (out / "weights.safetensors").is_file()
+    data = EpisodeDataset(record)
+    assert [m.task_name for m in data.episodes] == ["reach", "drawer-close"] * 2
+    assert len({m.seed for m in data.episodes}) == 4 and {m.policy for m in data.episodes} == {
+        "dagger"
+    }
 
 
 def test_a_global_batch_that_does_not_divide_is_refused(monkeypatch):

@@ -238,54 +238,6 @@ def test_actor_rollout_in_the_simulator_is_deterministic(tiny_run, embedder):
     assert min(runs[0]["seeds"]) >= 2**31  # never a placement the collector used
 
 
-def test_dagger_round_trains_the_actor_on_relabelled_rollouts(tiny_run, sim_data, embedder):
-    from vla_wm_ros.config import ConfigError
-    from vla_wm_ros.training.dagger import DaggerConfig, dagger
-
-    wm = load_checkpoint(tiny_run / MODEL_DIR)
-    before = {k: v.clone() for k, v in wm.actor.state_dict().items()}
-    frozen = {k: v.clone() for k, v in wm.rssm.state_dict().items()}
-    cfg = DaggerConfig(
-        rounds=1, episodes_per_task=1, max_steps=16, bc_steps=3, batch_size=2, seq_len=8
-    )
-    result = dagger(wm, str(sim_data), ["reach"], cfg, embedder, val_fraction=0.2, progress=False)
-    row = result["rounds"][0]
-    print(f"\ndagger round: {row}")
-    assert row["episodes_aggregated"] == 1 and set(row["rollout_success"]) == {"reach"}
-    assert np.isfinite([row["bc_loss_first"], row["bc_loss_last"]]).all()
-    assert any(not torch.equal(before[k], v) for k, v in wm.actor.state_dict().items())
-    assert all(torch.equal(frozen[k], v) for k, v in wm.rssm.state_dict().items())
-    with pytest.raises(ConfigError, match="seed"):  # placement seeds would pass 2**32
-        DaggerConfig(seed=5000).validate()
-
-
-def test_dagger_cli_chains_runs_and_keeps_their_history(tiny_run, sim_data, tmp_path):
-    from vla_wm_ros.cli import main
-    from vla_wm_ros.models.checkpoint import load_checkpoint, read_meta
-
-    start, ckpts = tiny_run / MODEL_DIR, [tmp_path / "d1", tmp_path / "d2"]
-    for seed, (ckpt, out) in enumerate(zip([start, ckpts[0]], ckpts, strict=True)):
-        args = ["dagger", "--ckpt", str(ckpt), "--data", str(sim_data), "--out", str(out)]
-        args += ["--tasks", "reach", "--rounds", str(seed + 1), "--episodes", "1"]
-        args += ["--max-steps", "32", "--bc-steps", "2", "--seed", str(seed), "--threads", "1"]
-        assert main([*args, *(["--save-rounds", "--lr", "1e-3"] if seed else [])]) == 0
-    # the second run saved each of its two rounds; the last round is the final checkpoint
-    rounds = [load_checkpoint(ckpts[1] / f"round-{r}").actor.state_dict() for r in (0, 1)]
-    final = load_checkpoint(ckpts[1]).actor.state_dict()
-    assert all(torch.equal(rounds[1][k], v) for k, v in final.items())
-    assert any(not torch.equal(rounds[0][k], v) for k, v in final.items())
-    assert len(read_meta(ckpts[1] / "round-0")["dagger_runs"][-1]["rounds"]) == 1
-    assert read_meta(ckpts[1])["dagger_runs"][-1]["config"]["lr"] == 1e-3
-    assert not (ckpts[0] / "round-0").exists()  # only with --save-rounds
-    meta = read_meta(ckpts[1])
-    assert [run["started_from"] for run in meta["dagger_runs"]] == [str(start), str(ckpts[0])]
-    assert all(run["tasks"] == ["reach"] for run in meta["dagger_runs"])
-    assert meta["stages"] == read_meta(start)["stages"]  # the training record is kept
-    assert {p.name for p in ckpts[1].glob("dynamics_*")} == {
-        p.name for p in start.glob("dynamics_*")
-    }
-
-
 def test_average_cli_means_the_actors_and_refuses_different_world_models(
     tiny_run, tmp_path, capsys
 ):

@@ -1,7 +1,7 @@
 """`vla-wm dagger`: refine a checkpoint's actor on expert-relabelled rollouts of itself.
 
 Under torchrun the rollouts and actor updates are shared by the processes (training/
-dagger.py); rank 0 saves and prints.
+dagger.py); rank 0 saves, records (--record) and prints.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=3e-4, help="actor learning rate")
     parser.add_argument(
         "--save-rounds", action="store_true", help="also save each round's weights as OUT/round-N"
+    )
+    parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="also append every round's rollouts to the dataset DIR (created if absent; "
+        "policy 'dagger', executed actions, simulator rewards) for train-value / train",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling and placements (0-1999)")
     parser.add_argument("--split-seed", type=int, default=0, help="the training run's seed")
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 default_embedder(),
                 split_seed=args.split_seed,
                 on_round=round_done,
+                record=args.record,
             )
             main = distributed.is_main()
     except (CheckpointError, ConfigError, DatasetError, ValueError) as exc:

@@ -104,19 +104,27 @@ def dynamics_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig, mode
     return step, {f"dynamics_{k}": m for k, m in models.items()}, {"adam": opt}
 
 
-def _posterior(wm: WorldModel, batch: dict[str, Tensor]):
+def _posterior(wm: WorldModel, batch: dict[str, Tensor], sample: bool = True):
     with torch.no_grad():
         wm.eval()
-        post = wm.observe(batch).posterior
+        post = wm.observe(batch, sample=sample).posterior
     return post
 
 
-def behaviour_cloning_loss(wm: WorldModel, batch: dict[str, Tensor]) -> Tensor:
-    """Negative log-likelihood of the demonstrated actions under the goal-conditioned actor."""
-    feat = wm.feature(_posterior(wm, batch))
-    dist = wm.actor(feat, batch["goal"][:, 0])
-    target = batch["action"].clamp(-BC_ACTION_LIMIT, BC_ACTION_LIMIT)
+def actor_nll(wm: WorldModel, feature: Tensor, goal: Tensor, action: Tensor) -> Tensor:
+    """Mean negative log-likelihood of demonstrated actions (clamped inside the tanh's
+    range) under the goal-conditioned actor: feature (..., F), goal (N, G), action (..., A)."""
+    dist = wm.actor(feature, goal)
+    target = action.clamp(-BC_ACTION_LIMIT, BC_ACTION_LIMIT)
     return -dist.log_prob(target).mean()
+
+
+def behaviour_cloning_loss(wm: WorldModel, batch: dict[str, Tensor], sample: bool = True) -> Tensor:
+    """Negative log-likelihood of the demonstrated actions under the goal-conditioned actor,
+    on the features of each window filtered from its own first step (a sampled posterior
+    unless `sample` is False)."""
+    feat = wm.feature(_posterior(wm, batch, sample))
+    return actor_nll(wm, feat, batch["goal"][:, 0], batch["action"])
 
 
 def actor_critic_step(

@@ -16,10 +16,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from vla_wm_ros.data.alignment import step_arrays
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training.frozen_features import filtered_episodes
 
 TRANSITIONS_FILE = "value_transitions.safetensors"
 
@@ -51,44 +51,30 @@ def filter_transitions(
     progress: bool = True,
 ) -> Transitions:
     """Filter `episodes` with wm (posterior mode) into transitions; goals embedded once."""
-    from tqdm import tqdm
-
-    wm.eval()
     metas = [dataset.episodes[i] for i in episodes]
     names = sorted({m.instruction for m in metas})
     goals = torch.as_tensor(np.asarray(embedder(names)), dtype=torch.float32)
-    goal_rows = {name: goals[i].numpy() for i, name in enumerate(names)}
     parts: dict[str, list[Tensor]] = {}
-    by_length: dict[int, list] = {}
-    for meta in metas:
-        if meta.length >= 2:
-            by_length.setdefault(meta.length, []).append(meta)
-    bar = tqdm(total=len(metas), desc="value: filtering episodes", disable=not progress)
-    for length, group in by_length.items():
-        for start in range(0, len(group), batch):
-            chunk = group[start : start + batch]
-            arrays = [step_arrays(dataset.episode(m.index)) for m in chunk]
-            stacked = {k: torch.from_numpy(np.stack([a[k] for a in arrays])) for k in arrays[0]}
-            stacked["goal"] = torch.from_numpy(np.stack([goal_rows[m.instruction] for m in chunk]))
-            feature = wm.feature(wm.observe(stacked, sample=False).posterior)  # (B, T, F)
-            n = len(chunk)
-            rows = {
-                "feature": feature[:, :-1],
-                "next_feature": feature[:, 1:],
-                "action": stacked["action"][:, :-1],
-                # arrays' reward row t+1 is the stored next.reward of row t
-                "reward": stacked["reward"][:, 1:],
-                "not_terminal": ~stacked["is_terminal"][:, 1:],
-                "goal_index": torch.tensor([names.index(m.instruction) for m in chunk])
-                .view(n, 1)
-                .expand(n, length - 1),
-                "episode": torch.tensor([m.index for m in chunk]).view(n, 1).expand(n, length - 1),
-                "step": torch.arange(length - 1).view(1, -1).expand(n, length - 1),
-            }
-            for key, value in rows.items():
-                parts.setdefault(key, []).append(value.reshape(n * (length - 1), *value.shape[2:]))
-            bar.update(n)
-    bar.close()
+    usable = [m for m in metas if m.length >= 2]
+    for chunk, stacked, feature in filtered_episodes(
+        wm, dataset, usable, batch, progress, "value: filtering episodes"
+    ):
+        n, length = feature.shape[:2]
+        rows = {
+            "feature": feature[:, :-1],
+            "next_feature": feature[:, 1:],
+            "action": stacked["action"][:, :-1],
+            # arrays' reward row t+1 is the stored next.reward of row t
+            "reward": stacked["reward"][:, 1:],
+            "not_terminal": ~stacked["is_terminal"][:, 1:],
+            "goal_index": torch.tensor([names.index(m.instruction) for m in chunk])
+            .view(n, 1)
+            .expand(n, length - 1),
+            "episode": torch.tensor([m.index for m in chunk]).view(n, 1).expand(n, length - 1),
+            "step": torch.arange(length - 1).view(1, -1).expand(n, length - 1),
+        }
+        for key, value in rows.items():
+            parts.setdefault(key, []).append(value.reshape(n * (length - 1), *value.shape[2:]))
     cat = {k: torch.cat(v).contiguous() for k, v in parts.items()}
     return Transitions(
         feature=cat["feature"].float(),
