@@ -9,6 +9,7 @@ checkpoint (eval actor, dagger, sim_bridge) draw the same marker, the shipped ch
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from data_fixtures import colour_world
 from vla_wm_ros import paths
 from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.evaluation.actor_rollout import actor_env
 from vla_wm_ros.sim.env import MetaWorldEnv
 from vla_wm_ros.sim.observation import (
     OWN_MARKER,
@@ -96,6 +98,49 @@ def test_resuming_on_data_rendered_otherwise_is_refused(
     (other / "run.yaml").write_text(yaml.safe_dump(run))
     with pytest.raises(TrainError, match="two renderings"):
         train(big_marker_data, other, _tiny_config(), resume=True, embedder=embedder)
+
+
+def test_the_actor_env_of_the_checkpoint_draws_its_bigger_marker(big_marker_model, big_marker_data):
+    env = actor_env("reach", read_observation(big_marker_model), 20)
+    assert env.config.goal_marker_radius == 0.05
+    frame = _first_frame(env)
+    big = _first_frame(MetaWorldEnv(task="reach", max_steps=20, goal_marker_radius=0.05))
+    own = _first_frame(MetaWorldEnv(task="reach", max_steps=20))
+    np.testing.assert_array_equal(frame, big)
+    assert np.any(frame != own, axis=-1).sum() >= 4
+    # ... and so do the images the collector stored, which the model trained on.
+    assert EpisodeDataset(big_marker_data).spec.extra == {"goal_marker_radius": 0.05}
+
+
+def test_eval_actor_cli_renders_as_the_checkpoint_and_warns_when_forced(big_marker_model, capsys):
+    from vla_wm_ros.cli import main
+
+    args = ["eval", "actor", "--ckpt", str(big_marker_model), "--tasks", "reach"]
+    args += ["--episodes", "1", "--max-steps", "2", "--json"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["observation"] == BIG.to_meta()
+    assert "warning" not in err
+    assert main([*args, "--camera", "corner"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["observation"]["camera"] == "corner"
+    assert "camera 'corner' differs from 'orbit'" in err and str(big_marker_model) in err
+
+
+def test_dagger_cli_rolls_out_in_the_checkpoints_rendering(
+    big_marker_model, big_marker_data, tmp_path
+):
+    from vla_wm_ros.cli import main
+    from vla_wm_ros.models.checkpoint import read_meta
+
+    out = tmp_path / "dagger"
+    args = ["dagger", "--ckpt", str(big_marker_model), "--data", str(big_marker_data)]
+    args += ["--out", str(out), "--tasks", "reach", "--rounds", "1", "--episodes", "1"]
+    args += ["--max-steps", "32", "--bc-steps", "1", "--threads", "1"]
+    assert main(args) == 0
+    meta = read_meta(out)
+    assert meta["dagger_runs"][-1]["observation"] == BIG.to_meta()
+    assert read_observation(out) == BIG  # the refined checkpoint keeps the record
 
 
 def test_the_shipped_checkpoint_without_a_record_sees_metaworlds_defaults():

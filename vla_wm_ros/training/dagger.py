@@ -28,8 +28,9 @@ from torch import Tensor
 
 from vla_wm_ros.config.loader import ConfigError
 from vla_wm_ros.data.loader import Embedder, SequenceLoader
-from vla_wm_ros.evaluation.actor_rollout import ActorController
+from vla_wm_ros.evaluation.actor_rollout import ActorController, actor_env
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.sim.observation import ObservationSpec
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training.loop import clip_step
 from vla_wm_ros.training.stages import behaviour_cloning_loss
@@ -49,7 +50,6 @@ class DaggerConfig:
     lr: float = 3e-4
     grad_clip: float = 100.0
     seed: int = 0
-    camera: str = "orbit"
 
     def validate(self) -> None:
         if self.rounds <= 0 or self.episodes_per_task <= 0 or self.bc_steps <= 0:
@@ -119,17 +119,20 @@ def dagger(
     val_fraction: float = 0.1,
     progress: bool = True,
     on_round: Callable[[dict], None] | None = None,
+    observation: ObservationSpec | None = None,
 ) -> dict:
     """Run the rounds in place on `wm.actor`; returns per-round rollout success and loss.
     `on_round` sees each round's report once its actor updates are done (e.g. to save the
     weights of every round: a round's rollout success swings, so the last is not always
-    the best)."""
+    the best). Rollouts are rendered as `observation` says: the checkpoint's
+    (sim/observation.py; default: Meta-World's defaults at the model's image size)."""
     from tqdm import tqdm
 
     from vla_wm_ros.language.suite import load_suite
-    from vla_wm_ros.sim.env import MetaWorldEnv
 
     cfg.validate()
+    if observation is None:
+        observation = ObservationSpec(image_size=wm.cfg.encoder.image_size)
     suite = load_suite()
     goals = dict(zip(tasks, embedder([suite.task(t).canonical for t in tasks]), strict=True))
     # Data-parallel (torchrun): each process runs every world_size-th rollout and its share
@@ -172,12 +175,7 @@ def dagger(
             numbers = [n for j, n in mine if j == i]
             if not numbers:
                 continue
-            with MetaWorldEnv(
-                task=task,
-                image_size=wm.cfg.encoder.image_size,
-                camera=cfg.camera,
-                max_steps=cfg.max_steps,
-            ) as env:
+            with actor_env(task, observation, cfg.max_steps) as env:
                 for n in numbers:
                     seed = DAGGER_SEED_BASE + cfg.seed * 1_000_000 + r * 10_000 + i * 100 + n
                     arrays, won = relabelled_rollout(wm, env, goals[task], seed, beta, rng)
@@ -214,4 +212,4 @@ def dagger(
         )
         if on_round is not None:
             on_round(report[-1])
-    return {"rounds": report, "config": cfg.__dict__}
+    return {"rounds": report, "config": cfg.__dict__, "observation": observation.to_meta()}
