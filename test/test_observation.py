@@ -174,3 +174,28 @@ def test_data_from_elsewhere_gets_the_simulators_view_with_a_warning(tmp_path):
     seen, warnings = simulator_observation(recorded, "ckpt")
     assert seen == ObservationSpec(image_size=16)
     assert len(warnings) == 1 and "test-colour-world images" in warnings[0]
+
+
+@pytest.mark.graph
+def test_sim_bridge_node_renders_as_the_model_it_is_given(big_marker_model, ros_context):
+    from rclpy.parameter import Parameter
+
+    from vla_wm_ros.nodes.sim_bridge import SimBridge
+
+    node = SimBridge(
+        context=ros_context,
+        parameter_overrides=[
+            Parameter("model_dir", value=str(big_marker_model)),
+            Parameter("task", value="reach"),
+            Parameter("seed", value=5),
+            Parameter("step_mode", value="on_action"),
+        ],
+    )
+    try:
+        assert node.observation == BIG
+        env = node._sim.env
+        assert env.config.goal_marker_radius == 0.05
+        big = _first_frame(MetaWorldEnv(task="reach", goal_marker_radius=0.05))
+        np.testing.assert_array_equal(env.render(), big)
+    finally:
+        node.destroy_node()
