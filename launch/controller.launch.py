@@ -7,7 +7,9 @@ Arguments:
     sim                mujoco | gazebo | isaac | servo | none (config/profile_<sim>.yaml)
     use_sim_time       auto | true | false (auto: as the profile says)
     params_file        ROS 2 params file (default: config/controller.yaml)
-    model_dir          world-model checkpoint directory (default: models/world_model)
+    model_dir          world-model checkpoint directory (default: models/world_model);
+                       sim_bridge renders as its training images were (meta.yaml
+                       observation: camera, image size, goal marker)
     device             cpu | cuda
     backend            auto | eager | compile | torchscript | onnxruntime | tensorrt
     control_frequency  planner ticks per second (default 10.0)

@@ -70,6 +70,8 @@ def test_embedded_simulator_wiring():
     assert specs["planner"].parameters["action_sink.topic"] == "sim_bridge/action"
     assert specs["planner"].parameters["control_frequency"] == 7.5
     assert specs["sim_bridge"].parameters["step_frequency"] == 7.5
+    # The simulator renders as the planner's model was trained to see.
+    assert specs["sim_bridge"].parameters["model_dir"] == specs["planner"].parameters["model_dir"]
     assert dict(specs["camera_encoder"].remappings)["image"] == "camera/image_raw"
     # Our nodes find each other's private topics through remappings.
     estimator = dict(specs["state_estimator"].remappings)

@@ -79,6 +79,10 @@ def test_tiny_pipeline_end_to_end(tiny_run, sim_data, embedder):
     # The checkpoint records the encoder that defined its goal space.
     recorded = yaml.safe_load((tiny_run / MODEL_DIR / "meta.yaml").read_text())["goal_encoder"]
     assert recorded == {"name": recorded["name"], "id": embedder.__self__.id, "dim": 384}
+    # ... and how its images were rendered (Meta-World's own goal marker: null).
+    seen = yaml.safe_load((tiny_run / MODEL_DIR / "meta.yaml").read_text())["observation"]
+    assert seen == {"source": "metaworld", "camera": "orbit", "image_size": 64,
+                    "goal_marker_radius": None}  # fmt: skip
     for kind in ("deterministic", "stochastic", "flow"):
         assert load_file(str(tiny_run / MODEL_DIR / f"dynamics_{kind}.safetensors"))
     assert any((tiny_run / "tensorboard").iterdir())

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         read_meta,
         save_checkpoint,
     )
+    from vla_wm_ros.sim.observation import read_observation, simulator_observation
     from vla_wm_ros.training import distributed
     from vla_wm_ros.training.dagger import DaggerConfig, dagger
 
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         wm = load_checkpoint(args.ckpt)
         meta = read_meta(args.ckpt)
+        # Roll out in the rendering the checkpoint's data had (its meta.yaml observation).
+        observation, warnings = simulator_observation(read_observation(args.ckpt), args.ckpt)
+        for warning in warnings:
+            print(f"dagger: warning: {warning}", file=sys.stderr)
         earlier = meta.pop("dagger_runs", [])
         rounds: list[dict] = []
 
@@ -92,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         def round_done(row: dict) -> None:
             rounds.append(row)
             if args.save_rounds and distributed.is_main():
-                save(out / f"round-{row['round']}", {"rounds": rounds, "config": cfg.__dict__})
+                done = {"rounds": rounds, "config": cfg.__dict__}
+                save(out / f"round-{row['round']}", dict(done, observation=observation.to_meta()))
 
         with distributed.process_group("cpu"):
             result = dagger(
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 split_seed=args.split_seed,
                 on_round=round_done,
                 record=args.record,
+                observation=observation,
             )
             main = distributed.is_main()
     except (CheckpointError, ConfigError, DatasetError, ValueError) as exc:

@@ -15,7 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", default="mt10", help="comma-separated task names, or mt10")
     parser.add_argument("--episodes", type=int, default=5, help="unseen placements per task")
     parser.add_argument("--max-steps", type=int, default=150)
-    parser.add_argument("--camera", default="orbit", help="as used by vla-wm collect")
+    parser.add_argument(
+        "--camera",
+        default=None,
+        help="override the camera the checkpoint's data was rendered with (meta.yaml "
+        "observation; a warning names both)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="selects the placement seeds")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -24,10 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from vla_wm_ros.config.loader import ConfigError
     from vla_wm_ros.data.loader import default_embedder
     from vla_wm_ros.evaluation.actor_rollout import evaluate_actor
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
+    from vla_wm_ros.sim.observation import read_observation, simulator_observation
 
     torch.set_num_threads(args.threads)
     names = load_suite().names
@@ -39,11 +46,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         wm = load_checkpoint(args.ckpt)
-    except CheckpointError as exc:
+        recorded = read_observation(args.ckpt)
+        observation, warnings = simulator_observation(recorded, args.ckpt, camera=args.camera)
+    except (CheckpointError, ConfigError) as exc:
         print(f"eval actor: {exc}", file=sys.stderr)
         return 2
+    for warning in warnings:
+        print(f"eval actor: warning: {warning}", file=sys.stderr)
     result = evaluate_actor(
-        wm, tasks, args.episodes, default_embedder(), args.max_steps, args.camera, args.seed
+        wm,
+        tasks,
+        args.episodes,
+        default_embedder(),
+        max_steps=args.max_steps,
+        observation=observation,
+        seed=args.seed,
     )
     if args.json:
         print(json.dumps(result))

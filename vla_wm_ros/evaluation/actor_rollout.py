@@ -22,6 +22,7 @@ import torch
 
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.sim.observation import ObservationSpec
 
 # Placement seeds for evaluation: above any seed the collector can produce (< 2**31).
 EVAL_SEED_BASE = 2**31
@@ -83,35 +84,42 @@ def rollout_actor(wm: WorldModel, env, goal: np.ndarray, seed: int) -> EpisodeOu
     return EpisodeOutcome(env.task, seed, False, env.max_steps, total)
 
 
+def actor_env(task: str, observation: ObservationSpec, max_steps: int):
+    """The MetaWorldEnv an actor acts in: rendered as its checkpoint's data was
+    (sim/observation.py), so it sees the camera and goal marker it was trained on."""
+    from vla_wm_ros.sim.env import MetaWorldEnv
+
+    return MetaWorldEnv(task=task, max_steps=max_steps, **observation.sim_kwargs())
+
+
 def evaluate_actor(
     wm: WorldModel,
     tasks: list[str],
     episodes: int,
     embedder: Embedder,
     max_steps: int = 150,
-    camera: str = "orbit",
+    observation: ObservationSpec | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
     """Success rate per task over `episodes` unseen placements each, with the instruction
-    given as each task's canonical sentence (embedded by `embedder`)."""
+    given as each task's canonical sentence (embedded by `embedder`), rendered as
+    `observation` says (default: Meta-World's defaults at the model's image size)."""
     from tqdm import tqdm
 
     from vla_wm_ros.language.suite import load_suite
-    from vla_wm_ros.sim.env import MetaWorldEnv
 
+    if observation is None:
+        observation = ObservationSpec(image_size=wm.cfg.encoder.image_size)
     suite = load_suite()
     instructions = [suite.task(t).canonical for t in tasks]
     goals = dict(zip(tasks, embedder(instructions), strict=True))
-    image_size = wm.cfg.encoder.image_size
     outcomes: list[EpisodeOutcome] = []
     start = time.perf_counter()
     bar = tqdm(total=len(tasks) * episodes, desc="actor rollouts", unit="ep", disable=not progress)
     seeds = [EVAL_SEED_BASE + seed * 1000 + n for n in range(episodes)]
     for task in tasks:
-        with MetaWorldEnv(
-            task=task, image_size=image_size, camera=camera, max_steps=max_steps
-        ) as env:
+        with actor_env(task, observation, max_steps) as env:
             for episode_seed in seeds:
                 outcomes.append(rollout_actor(wm, env, goals[task], episode_seed))
                 bar.update(1)
@@ -130,7 +138,7 @@ def evaluate_actor(
     return {
         "episodes_per_task": episodes,
         "max_steps": max_steps,
-        "camera": camera,
+        "observation": observation.to_meta(),
         "seeds": seeds,
         "per_task": per_task,
         "mean_success_rate": float(np.mean(rates)),

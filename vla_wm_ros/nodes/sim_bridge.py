@@ -10,6 +10,11 @@ step_mode timer: steps at step_frequency on the steady clock holding the last ac
 observation right after the step. An ended episode (success or step limit) holds until
 the next reset or a new goal.
 
+The images are rendered as the training images of the model at `model_dir` were (its
+meta.yaml `observation`: camera, image size, goal-marker size; sim/observation.py); the
+graph passes the planner's model. camera / image_size / goal_marker_radius force other
+settings, with a warning naming both.
+
 A new goal (on the goal topic, however it was given: SetGoal, ExecuteInstruction)
 starts a fresh episode of its grounded task with the next seed, unless an episode reset
 through `~/reset` waits for a goal of that task: then the goal claims it (evaluation
@@ -43,14 +48,26 @@ from vla_wm_ros.ros.rejections import Rejections
 from vla_wm_ros.sim.config import SimConfig
 from vla_wm_ros.sim.env import MetaWorldEnv
 from vla_wm_ros.sim.episode import Frame, SimEpisode
+from vla_wm_ros.sim.observation import model_dir_observation
 
 PARAMETERS = [
     Param("task", SimConfig.task, "Meta-World task at start (~/reset changes it)"),
     Param("seed", SimConfig.seed, "seed of the first episode", low=0, high=2**31 - 1),
     Param(
-        "image_size", SimConfig.image_size, "side of the square camera image, px", low=8, high=1024
+        "model_dir",
+        "",
+        "checkpoint whose training images the simulator renders like (meta.yaml observation: "
+        "camera, image size, goal marker); empty: the shipped model",
     ),
-    Param("camera", SimConfig.camera, "'orbit' or a Meta-World camera name"),
+    Param("image_size", 0, "side of the square camera image, px; 0: the model's", low=0, high=1024),
+    Param("camera", "", "'orbit' or a Meta-World camera name; empty: the model's"),
+    Param(
+        "goal_marker_radius",
+        -1.0,
+        "radius the goal marker is drawn with, m; 0: Meta-World's own; negative: the model's",
+        low=-1.0,
+        high=0.2,
+    ),
     Param(
         "step_mode",
         "timer",
@@ -88,8 +105,16 @@ class SimBridge(GuardedCallbacks, Node):
         self.create_service(ResetEpisode, "~/reset", self._on_reset, qos_profile=qos.SERVICE)
         self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
 
+        # Rendered as the model's training images were, unless the parameters force else.
+        seen, warnings = model_dir_observation(
+            p.model_dir, p.camera, p.image_size, p.goal_marker_radius
+        )
+        for warning in warnings:
+            self.get_logger().warning(warning)
+        self.observation = seen
+
         def make_env(task: str, seed: int) -> MetaWorldEnv:
-            return MetaWorldEnv(task, seed, p.image_size, p.camera, p.max_steps)
+            return MetaWorldEnv(task, seed, max_steps=p.max_steps, **seen.sim_kwargs())
 
         self._sim = SimEpisode(make_env, p.action_timeout)
         first = self._sim.reset(p.task, p.seed)
@@ -102,7 +127,7 @@ class SimBridge(GuardedCallbacks, Node):
         self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
         self.get_logger().info(
             f"{self._sim.task} seed {self._sim.seed}: {self._sim.env.action_dim}-D actions, "
-            f"step_mode {p.step_mode}"
+            f"step_mode {p.step_mode}; renders {seen.to_meta()}"
         )
 
     def _start(self, frame: Frame) -> None:

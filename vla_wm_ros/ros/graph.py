@@ -247,8 +247,12 @@ def describe(
         ),
     }
     if profile.simulator:
-        # The simulator is the clock's source: it never follows /clock itself.
-        nodes["sim_bridge"] = ({"step_frequency": args.control_frequency}, (("goal", GOAL),))
+        # The simulator is the clock's source: it never follows /clock itself. It renders
+        # as the planner's model was trained to see (that checkpoint's observation).
+        nodes["sim_bridge"] = (
+            {"model_dir": args.resolved_model_dir(), "step_frequency": args.control_frequency},
+            (("goal", GOAL),),
+        )
 
     unknown = sorted(set(overrides or {}) - set(nodes))
     if unknown:

@@ -25,6 +25,7 @@ each filters its shard of the demonstrations, and the actor updates are data-par
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,9 @@ import torch
 from vla_wm_ros.config.loader import ConfigError
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.evaluation.actor_rollout import actor_env
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.sim.observation import ObservationSpec
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training.bc_features import LabelledFeatures, demo_features, feature_bc_loss
 from vla_wm_ros.training.dagger_rollout import (
@@ -61,7 +64,6 @@ class DaggerConfig:
     lr: float = 3e-4
     grad_clip: float = 100.0
     seed: int = 0
-    camera: str = "orbit"
 
     def validate(self) -> None:
         if self.rounds <= 0 or self.episodes_per_task <= 0 or self.bc_steps <= 0:
@@ -81,14 +83,12 @@ def _rollouts(
     cfg: DaggerConfig,
     r: int,
     rng: np.random.Generator,
-    marker: float | None,
+    observation: ObservationSpec,
     keep_frames: bool,
     show: bool,
 ) -> list[tuple[tuple[int, int], RelabelledRollout]]:
     """This process's rollouts of round `r`, keyed by (task number, episode number)."""
     from tqdm import tqdm
-
-    from vla_wm_ros.sim.env import MetaWorldEnv
 
     rank, size = distributed.rank(), distributed.world_size()
     jobs = [(i, n) for i in range(len(tasks)) for n in range(cfg.episodes_per_task)]
@@ -103,13 +103,7 @@ def _rollouts(
         numbers = [n for j, n in mine if j == i]
         if not numbers:
             continue
-        with MetaWorldEnv(
-            task=task,
-            image_size=wm.cfg.encoder.image_size,
-            camera=cfg.camera,
-            max_steps=cfg.max_steps,
-            goal_marker_radius=marker,
-        ) as env:
+        with actor_env(task, observation, cfg.max_steps) as env:
             for n in numbers:
                 seed = DAGGER_SEED_BASE + cfg.seed * 1_000_000 + r * 10_000 + i * 100 + n
                 out = relabelled_rollout(wm, env, goals[task], seed, beta, rng, keep_frames)
@@ -132,16 +126,21 @@ def dagger(
     progress: bool = True,
     on_round: Callable[[dict], None] | None = None,
     record: str | Path | None = None,
+    observation: ObservationSpec | None = None,
 ) -> dict:
     """Run the rounds in place on `wm.actor`; returns per-round rollout success and loss.
     `on_round` sees each round's report once its actor updates are done (e.g. to save the
     weights of every round: a round's rollout success swings, so the last is not always
-    the best). `record`: a dataset directory every round's rollouts are appended to."""
+    the best). `record`: a dataset directory every round's rollouts are appended to.
+    Rollouts are rendered as `observation` says: the checkpoint's (sim/observation.py;
+    default: Meta-World's defaults at the model's image size)."""
     from tqdm import tqdm
 
     from vla_wm_ros.language.suite import load_suite
 
     cfg.validate()
+    if observation is None:
+        observation = ObservationSpec(image_size=wm.cfg.encoder.image_size)
     suite = load_suite()
     instructions = {t: suite.task(t).canonical for t in tasks}
     goals = dict(zip(tasks, embedder(list(instructions.values())), strict=True))
@@ -151,11 +150,20 @@ def dagger(
     show = progress and rank == 0
     rows = distributed.per_rank_batch(cfg.batch_rows, "dagger")
     demo_set = EpisodeDataset(data)
-    marker = demo_set.spec.extra.get("goal_marker_radius")  # draw the demos' scenes
+    marker = demo_set.spec.extra.get("goal_marker_radius")
     demo_set.close()
+    if marker != observation.goal_marker_radius:
+        warnings.warn(
+            f"dagger: the demonstrations in {data} draw the goal marker at {marker}, the "
+            f"checkpoint's data at {observation.goal_marker_radius}; rollouts follow the "
+            "checkpoint",
+            stacklevel=2,
+        )
     spec = None
     if record is not None:
-        spec = record_spec(tasks[0], wm.cfg.encoder.image_size, cfg.camera, marker)
+        spec = record_spec(
+            tasks[0], observation.image_size, observation.camera, observation.goal_marker_radius
+        )
         check_record_target(record, spec)
     start = time.perf_counter()
     demos = demo_features(
@@ -171,7 +179,7 @@ def dagger(
     report = []
     for r in range(cfg.rounds):
         start = time.perf_counter()
-        done = _rollouts(wm, tasks, goals, cfg, r, rng, marker, record is not None, show)
+        done = _rollouts(wm, tasks, goals, cfg, r, rng, observation, record is not None, show)
         gathered = sorted(
             (item for part in distributed.all_gather(done) for item in part), key=lambda x: x[0]
         )
@@ -207,4 +215,9 @@ def dagger(
         )
         if on_round is not None:
             on_round(report[-1])
-    return {"rounds": report, "config": cfg.__dict__, "demo_filter_s": round(filter_s, 1)}
+    return {
+        "rounds": report,
+        "config": cfg.__dict__,
+        "demo_filter_s": round(filter_s, 1),
+        "observation": observation.to_meta(),
+    }

@@ -5,7 +5,9 @@ Output directory:
                        plus dynamics_<kind>.safetensors for the other stage-3 models
   train_config.yaml    the settings of the run (a resumed run uses these)
   run.yaml             finished stages with their steps and wall time, the split, the
-                       dataset's size (a resume on other data is refused), speed settings
+                       dataset's size (a resume on other data is refused), speed settings,
+                       the goal encoder and the images' rendering (`observation`), both
+                       also in model/meta.yaml
   train_state/<stage>  resumable state of the running stage
   curves/<stage>.csv   logged loss terms; tensorboard/  the same as TensorBoard scalars
 
@@ -34,6 +36,7 @@ from vla_wm_ros.language.encoder import SentenceEncoder
 from vla_wm_ros.language.goal_space import META_KEY, GoalSpace
 from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint, write_manifest
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.sim import observation
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
@@ -123,6 +126,7 @@ def train(
                 "would mix two goal spaces"
             )
         run[META_KEY] = space
+    _record_observation(out, run, dataset)
     # Every stage trains on the same split; evaluation uses the held-out episodes.
     train_eps, held_out = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.seed)
     _check_same_data(out, run, dataset)
@@ -186,6 +190,18 @@ def train(
     return run
 
 
+def _record_observation(out: Path, run: dict, dataset: EpisodeDataset) -> None:
+    """The rendering of the training images, for whatever renders for the checkpoint."""
+    seen = observation.ObservationSpec.of_dataset(dataset.spec).to_meta()
+    before = run.get(observation.META_KEY, seen)
+    if before != seen:
+        raise TrainError(
+            f"{out}: trained on images rendered as {before}; {dataset.root} is rendered as "
+            f"{seen}: one model would learn from two renderings"
+        )
+    run[observation.META_KEY] = seen
+
+
 def _check_same_data(out: Path, run: dict, dataset: EpisodeDataset) -> None:
     """A resumed run must see the dataset it started on: an append would move the split."""
     before = run.get("dataset")
@@ -209,7 +225,8 @@ def _finish_stage(
         "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
     }
     run["data"] = str(Path(data).absolute())
-    meta = {k: run[k] for k in ("stages", "data", "split", META_KEY) if k in run}
+    keys = ("stages", "data", "split", META_KEY, observation.META_KEY)
+    meta = {k: run[k] for k in keys if k in run}
     save_checkpoint(wm, out / MODEL_DIR, extra=meta)
     for kind, model in extras.items():
         if model is not wm.dynamics:
