@@ -273,3 +273,42 @@ def test_average_cli_means_the_actors_and_refuses_different_world_models(
     assert "differs from the last outside the actor" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     assert main(["average", str(dirs[0]), "--out", str(tmp_path / "y")]) == 2
+
+
+def test_average_takes_the_offline_value_of_a_checkpoint_of_the_same_world_model(
+    tiny_run, tmp_path, capsys
+):
+    import dataclasses
+
+    from vla_wm_ros.cli import main
+    from vla_wm_ros.models.checkpoint import load_checkpoint, save_checkpoint
+    from vla_wm_ros.models.world_model import WorldModel
+
+    start = tiny_run / MODEL_DIR
+    base = load_checkpoint(start)
+    value_cfg = dataclasses.replace(base.cfg.value, heads=2, hidden=16)
+    donor = WorldModel(dataclasses.replace(base.cfg, value=value_cfg))
+    donor.load_state_dict(base.state_dict(), strict=False)  # same world model, new value
+    with torch.no_grad():
+        for p in donor.actor.parameters():
+            p.add_(5.0)  # the donor's actor is not taken
+    save_checkpoint(donor, tmp_path / "value")
+    rounds = [tmp_path / "r1", tmp_path / "r2"]
+    for where in rounds:
+        save_checkpoint(base, where)
+    args = ["average", *map(str, rounds), "--value-from", str(tmp_path / "value")]
+    assert main([*args, "--out", str(tmp_path / "mean")]) == 0
+    mean = load_checkpoint(tmp_path / "mean")
+    assert mean.cfg.value.heads == 2 and mean.offline_value is not None
+    for k, v in mean.offline_value.state_dict().items():
+        assert torch.equal(v, donor.offline_value.state_dict()[k])
+    for k, v in mean.actor.state_dict().items():
+        assert torch.equal(v, base.actor.state_dict()[k])
+
+    other = WorldModel(dataclasses.replace(base.cfg, value=value_cfg))  # another world model
+    save_checkpoint(other, tmp_path / "other")
+    args[-1] = str(tmp_path / "other")
+    assert main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "another world model" in capsys.readouterr().err
+    assert main(["average", *map(str, rounds), "--value-from", str(start), "--out", "y"]) == 2
+    assert "has no offline value" in capsys.readouterr().err

@@ -12,6 +12,11 @@ HELP = "average the actor weights of checkpoints of one world model (e.g. DAgger
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ckpts", nargs="+", help="checkpoint directories (two or more)")
     parser.add_argument("--out", required=True, help="directory for the averaged checkpoint")
+    parser.add_argument(
+        "--value-from",
+        help="also take the offline value of this checkpoint of the same world model "
+        "(`vla-wm train-value` output), e.g. one fitted while DAgger ran",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,15 +30,20 @@ def run(args: argparse.Namespace) -> int:
         read_meta,
         save_checkpoint,
     )
-    from vla_wm_ros.training.actor_average import average_actors
+    from vla_wm_ros.training.actor_average import attach_value, average_actors
 
     try:
         model = average_actors([load_checkpoint(c) for c in args.ckpts])
+        if args.value_from:
+            model = attach_value(model, load_checkpoint(args.value_from))
     except (CheckpointError, ConfigError) as exc:
         print(f"average: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    save_checkpoint(model, out, extra=dict(read_meta(args.ckpts[-1]), actor_average_of=args.ckpts))
+    meta = dict(read_meta(args.ckpts[-1]), actor_average_of=args.ckpts)
+    if args.value_from:
+        meta |= {"value": read_meta(args.value_from).get("value"), "value_from": args.value_from}
+    save_checkpoint(model, out, extra=meta)
     for extra in Path(args.ckpts[-1]).glob("dynamics_*.safetensors"):
         shutil.copy(extra, out / extra.name)
     print(f"average: actor of {len(args.ckpts)} checkpoints -> {out}")

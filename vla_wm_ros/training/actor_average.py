@@ -10,6 +10,8 @@ not trained on.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from vla_wm_ros.config.loader import ConfigError
@@ -39,3 +41,24 @@ def average_actors(models: list[WorldModel]) -> WorldModel:
         }
     )
     return base
+
+
+def attach_value(model: WorldModel, donor: WorldModel) -> WorldModel:
+    """`model` with the offline value (config + Q/V heads) of `donor`, a checkpoint of the
+    same world model. The IQL value is fitted on recorded actions only, never the actor's,
+    so it holds for any actor on these features (e.g. DAgger rounds averaged meanwhile)."""
+    if donor.offline_value is None:
+        raise ConfigError("average: the --value-from checkpoint has no offline value")
+    skip = ("actor.", "offline_value.")
+    mine = {k: v for k, v in model.state_dict().items() if not k.startswith(skip)}
+    theirs = {k: v for k, v in donor.state_dict().items() if not k.startswith(skip)}
+    differ = [k for k, v in mine.items() if k not in theirs or not torch.equal(theirs[k], v)]
+    if differ or mine.keys() != theirs.keys():
+        raise ConfigError(
+            "average: the --value-from checkpoint has another world model "
+            f"(e.g. {(differ or sorted(mine.keys() ^ theirs.keys()))[0]}); a value is read "
+            "on the features it was fitted on"
+        )
+    model.cfg = dataclasses.replace(model.cfg, value=donor.cfg.value)
+    model.offline_value = donor.offline_value
+    return model
