@@ -11,7 +11,8 @@ What runs in reduced precision: the latent rollout (imagine step), the reward, v
 policy and ensemble heads, and the imagined features. What stays fp32: the actions, the
 sampling distribution (mean, std, noise), and every score the planner compares (rewards,
 returns, values come back as fp32), so elite selection and refits are not rounded.
-The fp32 weights are never changed: the reduced copy is made once, at construction.
+The fp32 weights are never changed: the reduced copy (`planning_copy`, only the parts
+planning reads) is made once, at construction.
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
     runs them as one `torch.compile`d graph, and the actor prior's trajectories
     (`policy_rollout`), the reward, value and the actor's mode as one graph each
-    (Inductor: the elementwise ops between GEMMs fused into generated C++, weights
-    frozen; one graph per batch size, compiled on the first plan, which takes tens of
-    seconds on a 2-core CPU); otherwise the rollout loops the
-    allocation-light ImagineKernel and the heads run eagerly.
+    (`planning/compiled_graphs.py`: Inductor, weights frozen and prepacked for oneDNN,
+    the elementwise ops between GEMMs fused into generated C++; one graph per batch size,
+    compiled on the first plan, which takes tens of seconds on a 2-core CPU); otherwise
+    the rollout loops the allocation-light ImagineKernel and the heads run eagerly.
     """
 
     def __init__(
