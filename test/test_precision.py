@@ -142,7 +142,8 @@ def test_bf16_plans_match_fp32_plans(shipped, margin):
 
 @pytest.mark.slow
 def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
-    """torch.compile of the rollout and heads (tens of seconds to compile here)."""
+    """torch.compile of the rollout and heads, the Q spread included (tens of seconds to
+    compile here)."""
     from vla_wm_ros.planning.precision import resolve_precision
 
     dtype = precision_module.DTYPES[resolve_precision("auto")]
@@ -161,8 +162,11 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
         error = float((got[1:].float() - want[1:].float()).norm() / want[1:].float().norm())
         goal = compiled.goal_context(goal_of(2, shipped.goal_dim))
         reward_gap = (compiled.reward(want[1], goal) - eager.reward(want[1], goal)).abs().max()
+        q_got, q_want = (m.q_spread(want[1], actions[0], goal) for m in (compiled, eager))
+        q_error = float((q_got - q_want).norm() / q_want.norm())
     assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
     assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
+    assert q_error <= (1e-4 if dtype == torch.float32 else 0.05), q_error
     cfg = load_planner_preset("default")
     cfg.compiled_rollout = True
     planner = build_planner(cfg, shipped)

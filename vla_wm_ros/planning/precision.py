@@ -80,7 +80,7 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
     runs them as one `torch.compile`d graph, and the actor prior's trajectories
-    (`policy_rollout`), the reward, value and the actor's mode as one graph each
+    (`policy_rollout`), the reward, value, Q spread and the actor's mode as one graph each
     (`planning/compiled_graphs.py`: Inductor, weights frozen and prepacked for oneDNN,
     the elementwise ops between GEMMs fused into generated C++; one graph per batch size,
     compiled on the first plan, which takes tens of seconds on a 2-core CPU); otherwise
@@ -103,6 +103,8 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         self._value_graph = frozen_compile(value_head) if self.compiled else None
         self._mode_graph = frozen_compile(lambda f, term: wm.actor(f, goal_term=term).mode)
         self._mode_graph = self._mode_graph if self.compiled else None
+        offline = wm.offline_value
+        self._q_graph = frozen_compile(offline.spread) if self.compiled and offline else None
         if self.compiled:  # planning.sampling uses it when present
             self.policy_rollout = self._policy_rollout
             self._prior_graph = compiled_prior_rollout(self.rssm, wm.actor)
@@ -148,6 +150,9 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         return super().policy(feature, context, sample).float()
 
     def q_spread(self, feature: Tensor, action: Tensor, context: GoalTerms) -> Tensor:
+        if self._q_graph is not None and context.q is not None:
+            terms = context.q.view(len(self.offline_value.q.heads), -1)
+            return self._q_graph(feature, action.to(self.dtype), terms).float()
         return super().q_spread(feature, action.to(self.dtype), context).float()
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
