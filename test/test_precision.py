@@ -19,13 +19,16 @@ import numpy as np
 import pytest
 import torch
 
-from vla_wm_ros.bench.planner import start_belief
+from vla_wm_ros.bench.planner import count_flops, start_belief
 from vla_wm_ros.models.checkpoint import load_checkpoint
+from vla_wm_ros.models.gru import StackedGRU
 from vla_wm_ros.planning import build_planner, load_planner_preset
 from vla_wm_ros.planning import precision as precision_module
+from vla_wm_ros.planning.compiled_graphs import frozen_compile, gru_step
 from vla_wm_ros.planning.model import rollout
 from vla_wm_ros.planning.precision import (
     PrecisionPlanningModel,
+    planning_copy,
     planning_model,
     resolve_precision,
 )
@@ -139,7 +142,8 @@ def test_bf16_plans_match_fp32_plans(shipped, margin):
 
 @pytest.mark.slow
 def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
-    """torch.compile of the rollout and heads (tens of seconds to compile here)."""
+    """torch.compile of the rollout and heads, the Q spread included (tens of seconds to
+    compile here)."""
     from vla_wm_ros.planning.precision import resolve_precision
 
     dtype = precision_module.DTYPES[resolve_precision("auto")]
@@ -158,8 +162,11 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
         error = float((got[1:].float() - want[1:].float()).norm() / want[1:].float().norm())
         goal = compiled.goal_context(goal_of(2, shipped.goal_dim))
         reward_gap = (compiled.reward(want[1], goal) - eager.reward(want[1], goal)).abs().max()
+        q_got, q_want = (m.q_spread(want[1], actions[0], goal) for m in (compiled, eager))
+        q_error = float((q_got - q_want).norm() / q_want.norm())
     assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
     assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
+    assert q_error <= (1e-4 if dtype == torch.float32 else 0.05), q_error
     cfg = load_planner_preset("default")
     cfg.compiled_rollout = True
     planner = build_planner(cfg, shipped)
@@ -170,3 +177,45 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
     result, want = planner.plan(belief, goal), reference.plan(belief, goal)
     assert result.status == "ok"
     assert np.abs(result.action - want.action).max() <= 0.05  # the actor's plan, kept
+
+
+@pytest.mark.parametrize("norm", [True, False])
+def test_the_split_gru_step_is_the_gru(norm):
+    """compiled_graphs.gru_step (gates and candidate as two GEMMs without a norm) is
+    StackedGRU.forward, in fp32 to rounding."""
+    torch.manual_seed(0)
+    gru = StackedGRU(48, 32, 2, norm).eval()
+    x, state = torch.randn(16, 48), torch.randn(16, 64)
+    with torch.inference_mode():
+        assert torch.allclose(gru_step(gru, x, state), gru(x, state), atol=1e-5)
+
+
+def test_the_reduced_copy_leaves_out_what_planning_never_runs(shipped):
+    copy = planning_copy(shipped.world_model, torch.bfloat16)
+    assert copy.encoder is None and copy.decoder is None and copy.target_critic is None
+    assert copy.offline_value.target_q is None and copy.offline_value.q is not None
+    assert next(copy.rssm.parameters()).dtype == torch.bfloat16
+    full = sum(p.numel() for p in shipped.world_model.parameters())
+    assert sum(p.numel() for p in copy.parameters()) < full / 2
+
+
+@pytest.mark.slow
+def test_compiled_graphs_freeze_their_weights():
+    """frozen_compile bakes the weights into the graph (what lets Inductor prepack them):
+    a later in-place change to the module is not seen, where an unfrozen graph sees it."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 8).eval().requires_grad_(False)
+    frozen = frozen_compile(layer)
+    x = torch.randn(4, 8)
+    with torch.inference_mode():
+        before = frozen(x).clone()
+        layer.weight.mul_(2.0)
+        assert torch.equal(frozen(x), before)
+        assert not torch.allclose(layer(x), before)
+
+
+def test_bench_flops_count_the_in_place_gemms():
+    """The ImagineKernel's recurrent GEMM is an in-place addmm_: counted like addmm."""
+    a, b, out = torch.randn(10, 20), torch.randn(20, 30), torch.zeros(10, 30)
+    assert count_flops(lambda: out.addmm_(a, b)) == count_flops(lambda: torch.addmm(out, a, b))
+    assert count_flops(lambda: out.addmm_(a, b)) == 2 * 10 * 20 * 30

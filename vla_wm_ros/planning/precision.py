@@ -11,7 +11,8 @@ What runs in reduced precision: the latent rollout (imagine step), the reward, v
 policy and ensemble heads, and the imagined features. What stays fp32: the actions, the
 sampling distribution (mean, std, noise), and every score the planner compares (rewards,
 returns, values come back as fp32), so elite selection and refits are not rounded.
-The fp32 weights are never changed: the reduced copy is made once, at construction.
+The fp32 weights are never changed: the reduced copy (`planning_copy`, only the parts
+planning reads) is made once, at construction.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from vla_wm_ros.models.distributions import TanhNormal
-from vla_wm_ros.models.rssm import RSSM, RSSMState
+from vla_wm_ros.planning.compiled_graphs import (
+    compiled_prior_rollout,
+    compiled_rollout,
+    frozen_compile,
+)
 from vla_wm_ros.planning.world_model_adapter import GoalTerms, WorldModelPlanningModel
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -76,32 +80,34 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
     runs them as one `torch.compile`d graph, and the actor prior's trajectories
-    (`policy_rollout`), the reward, value and the actor's mode as one graph each
-    (Inductor: the elementwise ops between GEMMs fused into generated C++, weights
-    frozen; one graph per batch size, compiled on the first plan, which takes tens of
-    seconds on a 2-core CPU); otherwise the rollout loops the
-    allocation-light ImagineKernel and the heads run eagerly.
+    (`policy_rollout`), the reward, value, Q spread and the actor's mode as one graph each
+    (`planning/compiled_graphs.py`: Inductor, weights frozen and prepacked for oneDNN,
+    the elementwise ops between GEMMs fused into generated C++; one graph per batch size,
+    compiled on the first plan, which takes tens of seconds on a 2-core CPU); otherwise
+    the rollout loops the allocation-light ImagineKernel and the heads run eagerly.
     """
 
     def __init__(
         self, world_model, dtype: torch.dtype, sample_latent: bool = False, compiled: bool = False
     ):
         if next(world_model.parameters()).dtype != dtype:
-            world_model = copy.deepcopy(world_model).to(dtype).requires_grad_(False)
+            world_model = planning_copy(world_model, dtype)
         super().__init__(world_model, sample_latent=sample_latent)
         self.action_low = self.action_low.float()
         self.action_high = self.action_high.float()
         self.compiled = compiled and not sample_latent
-        self._graph = _compiled_rollout(self.rssm) if self.compiled else None
+        self._graph = compiled_rollout(self.rssm) if self.compiled else None
         wm = self.world_model
-        self._reward_graph = _compiled(wm.reward_head) if self.compiled else None
+        self._reward_graph = frozen_compile(wm.reward_head) if self.compiled else None
         value_head = wm.critic if wm.offline_value is None else wm.offline_value.value
-        self._value_graph = _compiled(value_head) if self.compiled else None
-        self._mode_graph = _compiled(lambda f, term: wm.actor(f, goal_term=term).mode)
+        self._value_graph = frozen_compile(value_head) if self.compiled else None
+        self._mode_graph = frozen_compile(lambda f, term: wm.actor(f, goal_term=term).mode)
         self._mode_graph = self._mode_graph if self.compiled else None
+        offline = wm.offline_value
+        self._q_graph = frozen_compile(offline.spread) if self.compiled and offline else None
         if self.compiled:  # planning.sampling uses it when present
             self.policy_rollout = self._policy_rollout
-            self._prior_graph = _compiled_prior_rollout(self.rssm, wm.actor)
+            self._prior_graph = compiled_prior_rollout(self.rssm, wm.actor)
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
         if torch.is_grad_enabled():
@@ -144,55 +150,29 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         return super().policy(feature, context, sample).float()
 
     def q_spread(self, feature: Tensor, action: Tensor, context: GoalTerms) -> Tensor:
+        if self._q_graph is not None and context.q is not None:
+            terms = context.q.view(len(self.offline_value.q.heads), -1)
+            return self._q_graph(feature, action.to(self.dtype), terms).float()
         return super().q_spread(feature, action.to(self.dtype), context).float()
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
         return super().disagreement(feature, action.to(self.dtype)).float()
 
 
-def _compiled_rollout(rssm: RSSM):
-    """(N, F) start features, (H, N, A) actions -> (H, N, F) next features, compiled."""
-    d = rssm.deter_size
-
-    def run(start: Tensor, actions: Tensor) -> Tensor:
-        feature, out = start, []
-        for t in range(actions.shape[0]):
-            state = RSSMState(feature[:, :d], feature[:, d:])
-            state = rssm.imagine_step(state, actions[t].to(start.dtype), sample=False)
-            feature = torch.cat([state.deter, state.stoch], -1)
-            out.append(feature)
-        return torch.stack(out)
-
-    return _compiled(run)
-
-
-def _compiled_prior_rollout(rssm: RSSM, actor):
-    """(P, F) start, actor goal term, (H, P, A) noise, bounds -> actions (H, P, A) fp32 and
-    features (H, P, F): row 0 the actor's mode, rows 1.. its samples, clamped to bounds."""
-    d = rssm.deter_size
-
-    def run(start: Tensor, term: Tensor, noise: Tensor, low: Tensor, high: Tensor):
-        feature, feats, acts = start, [], []
-        for t in range(noise.shape[0]):
-            dist = actor(feature, goal_term=term)
-            sampled = TanhNormal(dist.loc[1:], dist.std[1:]).rsample(noise[t, 1:])
-            action = torch.cat([dist.mode[:1], sampled]).float()
-            action = torch.minimum(torch.maximum(action, low), high)
-            state = rssm.imagine_step(
-                RSSMState(feature[:, :d], feature[:, d:]), action.to(start.dtype), sample=False
-            )
-            feature = torch.cat([state.deter, state.stoch], -1)
-            acts.append(action)
-            feats.append(feature)
-        return torch.stack(acts), torch.stack(feats)
-
-    return _compiled(run)
-
-
-def _compiled(fn):
-    """torch.compile for planning: static shapes (a planner calls with a few fixed batch
-    sizes), weights frozen into the graph (Inductor prepacks them for its GEMMs)."""
-    return torch.compile(fn, dynamic=False, options={"freezing": True})
+def planning_copy(world_model, dtype: torch.dtype):
+    """A copy in `dtype` of the parts of `world_model` a sampling planner reads: the RSSM,
+    the reward, actor and critic heads, the offline V and Q heads and ensemble dynamics.
+    The observation encoder, decoder, temporal encoder, continue head and the target
+    networks are left out (None in the copy), not duplicated: the reduced copy would
+    otherwise hold a second image model that planning never runs."""
+    wm = world_model
+    skip = [wm.encoder, wm.decoder, wm.temporal, wm.continue_head, wm.target_critic]
+    if wm.ensemble is None:
+        skip.append(wm.dynamics)
+    if wm.offline_value is not None:
+        skip.append(wm.offline_value.target_q)
+    memo = {id(module): None for module in skip}
+    return copy.deepcopy(wm, memo).to(dtype).requires_grad_(False)
 
 
 def planning_model(

@@ -1,0 +1,106 @@
+"""The graphs the compiled planner path runs (`torch.compile`, Inductor, weights frozen).
+
+Why a file of its own: what Inductor makes of a graph depends on how the graph is written.
+Frozen weights let Inductor prepack every Linear for oneDNN and fuse a sigmoid (or SiLU)
+that directly follows a Linear into the GEMM as a post-op, where it costs a few percent of
+the GEMM instead of a separate pass over memory with an exp per element. The imagine step
+here is `RSSM.imagine_step(sample=False)` written so that this fusion can happen: without
+LayerNorm on the GRU gates, each GRU layer runs its reset/update gates and its candidate
+as two GEMMs over the same [x, h] (the rows of the one `cell` weight, split), so the gates'
+sigmoid fuses. Same math; the gates' sigmoid reads the fp32 accumulator instead of the
+bf16-rounded pre-activation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vla_wm_ros.models.distributions import TanhNormal
+from vla_wm_ros.models.gru import StackedGRU
+from vla_wm_ros.models.rssm import RSSM
+
+
+def gru_step(gru: StackedGRU, x: Tensor, state: Tensor) -> Tensor:
+    """`gru(x, state)`, with the gate GEMM split in two when no LayerNorm sits between the
+    GEMM and the gates' sigmoid (with one, the norm needs all three gates' columns)."""
+    if gru.norms is not None:
+        return gru(x, state)
+    w, outputs = gru.width, []
+    for i, cell in enumerate(gru.cells):
+        h = state[:, i * w : (i + 1) * w]
+        xh = torch.cat([x, h], dim=-1)
+        bias = cell.bias
+        gates = torch.sigmoid(F.linear(xh, cell.weight[: 2 * w], bias[: 2 * w]))
+        cand_in = F.linear(xh, cell.weight[2 * w :], bias[2 * w :])
+        reset, update = gates[:, :w], gates[:, w:]
+        cand = torch.sigmoid((reset * cand_in).mul(2.0)).mul(2.0).sub(1.0)
+        x = torch.lerp(h, cand, update)
+        outputs.append(x)
+    return outputs[0] if gru.layers == 1 else torch.cat(outputs, dim=-1)
+
+
+def imagine_mode_step(rssm: RSSM, feature: Tensor, action: Tensor) -> Tensor:
+    """(N, D+S) feature, (N, A) action -> next feature under the prior's mode."""
+    d = rssm.deter_size
+    x = rssm.img_in(torch.cat([feature[:, d:], action], dim=-1))
+    deter = gru_step(rssm.gru, x, feature[:, :d])
+    stoch = rssm.latent.mode(rssm.latent.stats(rssm.prior(deter)))
+    return torch.cat([deter, stoch], dim=-1)
+
+
+def compiled_rollout(rssm: RSSM):
+    """(N, F) start features, (H, N, A) actions -> (H, N, F) next features, compiled."""
+
+    def run(start: Tensor, actions: Tensor) -> Tensor:
+        feature, out = start, []
+        for t in range(actions.shape[0]):
+            feature = imagine_mode_step(rssm, feature, actions[t].to(start.dtype))
+            out.append(feature)
+        return torch.stack(out)
+
+    return frozen_compile(run)
+
+
+def compiled_prior_rollout(rssm: RSSM, actor):
+    """(P, F) start, actor goal term, (H, P, A) noise, bounds -> actions (H, P, A) fp32 and
+    features (H, P, F): row 0 the actor's mode, rows 1.. its samples, clamped to bounds."""
+
+    def run(start: Tensor, term: Tensor, noise: Tensor, low: Tensor, high: Tensor):
+        feature, feats, acts = start, [], []
+        for t in range(noise.shape[0]):
+            dist = actor(feature, goal_term=term)
+            sampled = TanhNormal(dist.loc[1:], dist.std[1:]).rsample(noise[t, 1:])
+            action = torch.cat([dist.mode[:1], sampled]).float()
+            action = torch.minimum(torch.maximum(action, low), high)
+            feature = imagine_mode_step(rssm, feature, action.to(start.dtype))
+            acts.append(action)
+            feats.append(feature)
+        return torch.stack(acts), torch.stack(feats)
+
+    return frozen_compile(run)
+
+
+def frozen_compile(fn):
+    """torch.compile for planning: static shapes (a planner calls with a few fixed batch
+    sizes), weights frozen into the graph (Inductor prepacks them for oneDNN's GEMMs and
+    fuses a following sigmoid / SiLU into them).
+
+    Freezing is switched on in Inductor's config around every call, not only passed as a
+    compile option: Dynamo decides whether parameters become constants while it traces,
+    from the global `torch._inductor.config.freezing`, before compile options apply; with
+    the option alone the weights stayed graph inputs and every GEMM ran unpacked."""
+    from torch._inductor import config as inductor_config
+
+    graph = torch.compile(fn, dynamic=False, options={"freezing": True})
+
+    def run(*args, **kwargs):
+        before = inductor_config.freezing  # set and restored by hand: config.patch costs 4x
+        inductor_config.freezing = True
+        try:
+            return graph(*args, **kwargs)
+        finally:
+            inductor_config.freezing = before
+
+    return run
