@@ -143,13 +143,20 @@ def test_dagger_cli_rolls_out_in_the_checkpoints_rendering(
     assert read_observation(out) == BIG  # the refined checkpoint keeps the record
 
 
-def test_the_shipped_checkpoint_without_a_record_sees_metaworlds_defaults():
+def test_a_checkpoint_without_a_record_sees_metaworlds_defaults(tmp_path):
+    from graph_fixtures import make_tiny_checkpoint
+
+    bare = make_tiny_checkpoint(tmp_path / "bare")  # saved with no observation block
+    assert read_observation(bare) == ObservationSpec("metaworld", "orbit", 64, None)
+
+
+def test_the_shipped_checkpoint_records_the_goal_marker_it_was_trained_on():
     shipped = paths.models_dir() / paths.DEFAULT_MODEL
     if not (shipped / "config.yaml").is_file():
         pytest.skip("no shipped model in this checkout")
-    assert read_observation(shipped) == ObservationSpec("metaworld", "orbit", 64, None)
-    seen, warnings = model_dir_observation("")
-    assert seen == ObservationSpec() and warnings == []
+    assert read_observation(shipped) == BIG  # trained on mt10_v3: 0.05 m goal markers
+    seen, warnings = model_dir_observation("")  # "": the shipped model
+    assert seen == BIG and warnings == []
 
 
 def test_sim_bridge_settings_follow_the_model_and_name_what_is_forced(big_marker_model):
