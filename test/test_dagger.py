@@ -22,7 +22,6 @@ import pytest
 import torch
 
 from vla_wm_ros.data.alignment import step_arrays
-from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.data.loader import split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.evaluation.actor_rollout import ActorController
@@ -31,27 +30,6 @@ from vla_wm_ros.training.config import load_train_preset
 from vla_wm_ros.training.trainer import MODEL_DIR, train
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    from vla_wm_ros.data.loader import default_embedder
-
-    return default_embedder()
-
-
-@pytest.fixture(scope="module")
-def sim_data(tmp_path_factory) -> Path:
-    """Six real Meta-World episodes: 2 tasks x (2 expert + 1 random), 40 steps, 64x64."""
-    out = tmp_path_factory.mktemp("sim") / "data"
-    jobs = [
-        Job(task, n, policy, 0, 40, 64, "orbit", False)
-        for task in ("drawer-close", "reach")
-        for policy, count in (("expert", 2), ("random", 1))
-        for n in range(count)
-    ]
-    collect(out, jobs, workers=1, progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -37,13 +37,6 @@ BIG = ObservationSpec("metaworld", "orbit", 64, 0.05)
 
 
 @pytest.fixture(scope="module")
-def embedder():
-    from vla_wm_ros.data.loader import default_embedder
-
-    return default_embedder()
-
-
-@pytest.fixture(scope="module")
 def big_marker_data(tmp_path_factory) -> Path:
     """Three expert reach episodes of 32 steps, drawn with a 0.05 m goal marker."""
     out = tmp_path_factory.mktemp("big") / "data"

@@ -28,7 +28,6 @@ import yaml
 from data_fixtures import colour_world
 from safetensors.torch import load_file
 
-from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.evaluation.world_model import evaluate_world_model
 from vla_wm_ros.models.checkpoint import load_checkpoint
@@ -38,27 +37,6 @@ from vla_wm_ros.training.trainer import MODEL_DIR, TrainError, train
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    from vla_wm_ros.data.loader import default_embedder
-
-    return default_embedder()
-
-
-@pytest.fixture(scope="module")
-def sim_data(tmp_path_factory) -> Path:
-    """Six real Meta-World episodes: 2 tasks x (2 expert + 1 random), 40 steps, 64x64."""
-    out = tmp_path_factory.mktemp("sim") / "data"
-    jobs = [
-        Job(task, n, policy, 0, 40, 64, "orbit", False)
-        for task in ("drawer-close", "reach")
-        for policy, count in (("expert", 2), ("random", 1))
-        for n in range(count)
-    ]
-    collect(out, jobs, workers=1, progress=False)
-    return out
 
 
 @pytest.fixture(scope="module")
