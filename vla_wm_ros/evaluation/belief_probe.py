@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.world_model import WorldModel
@@ -62,9 +63,10 @@ def probe_task(
     features = data.feature.numpy()[keep]
     episode, step = data.episode.numpy()[keep].tolist(), data.step.numpy()[keep].tolist()
     rows = list(zip(episode, step, strict=True))
-    states = {i: dataset.episode(i).environment_state for i in episodes}
-    if any(s is None for s in states.values()):
+    if not dataset.spec.environment_state_dim:
         raise ValueError(f"{dataset.root}: no environment state recorded (simulator data only)")
+    # The state column alone: the frames were decoded once already, by the filter above.
+    states = {i: dataset.read_columns(i, [ENV_STATE])[ENV_STATE] for i in episodes}
     groups = np.array([episodes.index(e) for e, _ in rows])
     out = {}
     for name in cfg.targets:
