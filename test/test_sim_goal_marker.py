@@ -13,8 +13,10 @@ from vla_wm_ros.sim.env import MetaWorldEnv
 ACTIONS = np.random.default_rng(0).uniform(-1, 1, (12, 4)).astype(np.float32)
 
 
-def _episode(radius: float | None) -> tuple[list[np.ndarray], np.ndarray]:
-    with MetaWorldEnv(task="reach", seed=0, max_steps=20, goal_marker_radius=radius) as env:
+def _episode(radius: float | None, camera: str = "orbit") -> tuple[list[np.ndarray], np.ndarray]:
+    with MetaWorldEnv(
+        task="reach", seed=0, max_steps=20, goal_marker_radius=radius, camera=camera
+    ) as env:
         frames = [env.reset(seed=5).image]
         for action in ACTIONS:
             frames.append(env.step(action).obs.image)
@@ -30,6 +32,19 @@ def test_a_larger_goal_marker_covers_more_pixels_and_leaves_the_physics_alone():
     assert 4 <= int(changed.sum()) <= 200
     same = _episode(None)[0]
     assert all(np.array_equal(a, b) for a, b in zip(own, same, strict=True))
+
+
+def test_the_near_view_draws_the_scene_larger_from_the_same_physics():
+    marker = {}
+    for camera in ("orbit", "orbit-near"):
+        own, own_state = _episode(None, camera)
+        big, _ = _episode(0.05, camera)
+        marker[camera] = int(np.any(own[0] != big[0], axis=-1).sum())
+        if camera == "orbit":
+            far_state, far_frame = own_state, own[0]
+    np.testing.assert_array_equal(own_state, far_state)  # a camera changes pixels only
+    assert not np.array_equal(own[0], far_frame)
+    assert marker["orbit-near"] >= 1.5 * marker["orbit"], marker
 
 
 def test_goal_marker_radius_is_checked():

@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="simulator processes")
     parser.add_argument("--max-steps", type=int, default=150, help="steps per episode")
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--camera", default="orbit", help="orbit or a Meta-World camera name")
+    parser.add_argument(
+        "--camera",
+        default="orbit",
+        help="orbit, orbit-near (closer over the table) or a Meta-World camera name",
+    )
     parser.add_argument(
         "--goal-marker-radius",
         type=float,

@@ -60,7 +60,7 @@ PARAMETERS = [
         "camera, image size, goal marker); empty: the shipped model",
     ),
     Param("image_size", 0, "side of the square camera image, px; 0: the model's", low=0, high=1024),
-    Param("camera", "", "'orbit' or a Meta-World camera name; empty: the model's"),
+    Param("camera", "", "'orbit', 'orbit-near' or a Meta-World camera name; empty: the model's"),
     Param(
         "goal_marker_radius",
         -1.0,

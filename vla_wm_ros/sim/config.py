@@ -11,6 +11,10 @@ from vla_wm_ros.config.loader import ConfigError
 # segmentation renderer: this view keeps the whole arm, the gripper and the task object in
 # frame for all ten tasks and shows objects ~1.3x larger than "corner4".
 ORBIT = "orbit"
+# The same free camera, closer and steeper over the table: objects ~1.5x larger in the
+# image (the push/pick-place puck ~4 instead of 2-3 pixels at 64x64), every MT10 fixture
+# and the hand's workspace still in view. Named, so a dataset and a checkpoint record it.
+ORBIT_NEAR = "orbit-near"
 
 
 @dataclass
@@ -27,6 +31,9 @@ class OrbitCamera:
             raise ConfigError(f"distance must be positive, got {self.distance}")
 
 
+NEAR_VIEW = OrbitCamera(lookat=(0.0, 0.72, 0.12), distance=0.95, azimuth=140.0, elevation=-38.0)
+
+
 @dataclass
 class SimConfig:
     """One Meta-World environment: which task, how it is seeded, rendered and cut off."""
@@ -35,8 +42,8 @@ class SimConfig:
     seed: int = 0
     # Image height and width in pixels (square).
     image_size: int = 64
-    # "orbit" (the `orbit` camera below) or a camera of the Meta-World model: corner,
-    # corner2, corner3, corner4, topview, behindGripper, gripperPOV.
+    # "orbit" (the `orbit` camera below), "orbit-near" (NEAR_VIEW) or a camera of the
+    # Meta-World model: corner, corner2, corner3, corner4, topview, behindGripper, gripperPOV.
     camera: str = ORBIT
     orbit: OrbitCamera = field(default_factory=OrbitCamera)
     # Episode length: `done` becomes true after this many steps (Meta-World's own is 500).

@@ -12,7 +12,7 @@ import os
 import mujoco
 import numpy as np
 
-from vla_wm_ros.sim.config import ORBIT, OrbitCamera
+from vla_wm_ros.sim.config import NEAR_VIEW, ORBIT, ORBIT_NEAR, OrbitCamera
 
 _CHEAP_FLAGS_OFF = (
     mujoco.mjtRndFlag.mjRND_SHADOW,
@@ -74,7 +74,8 @@ class OffscreenRenderer:
 
     @staticmethod
     def _resolve(model, data, camera: str, orbit: OrbitCamera) -> mujoco.MjvCamera | int:
-        if camera == ORBIT:
+        if camera in (ORBIT, ORBIT_NEAR):
+            orbit = NEAR_VIEW if camera == ORBIT_NEAR else orbit
             cam = mujoco.MjvCamera()
             cam.type = mujoco.mjtCamera.mjCAMERA_FREE
             cam.lookat[:] = orbit.lookat
@@ -85,7 +86,9 @@ class OffscreenRenderer:
         cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
         if cam_id < 0:
             names = [model.camera(i).name for i in range(model.ncam)]
-            raise ValueError(f"unknown camera {camera!r}; valid: {ORBIT}, {', '.join(names)}")
+            raise ValueError(
+                f"unknown camera {camera!r}; valid: {ORBIT}, {ORBIT_NEAR}, {', '.join(names)}"
+            )
         _upright(model, data, cam_id)
         return cam_id
 
