@@ -177,6 +177,20 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
     result, want = planner.plan(belief, goal), reference.plan(belief, goal)
     assert result.status == "ok"
     assert np.abs(result.action - want.action).max() <= 0.05  # the actor's plan, kept
+    # The plan ran each iteration as one graph; it scores as the separate graphs do.
+    scorer, model, p = planner.scorer, planner.model, planner._n_pi
+    assert scorer.fused is not None and scorer.uses_q_penalty
+    features, actions = planner._features, planner._actions
+    with torch.inference_mode():
+        context = model.goal_context(goal)
+        sampling = (planner._mean, planner._std, planner._noise.normal_())
+        fused = scorer.sample_and_score(features, actions, sampling, context, p)
+        rollout(model, features[:, p:], actions[:, p:])  # the same samples, separately
+        apart = scorer(features, actions, context)
+    assert fused[2] is not None and apart[2] is not None  # the Q spread, penalised
+    for got, expected in zip(fused, apart, strict=True):  # bf16 rounds at other places
+        gap = float((got - expected).abs().max() / expected.abs().max())
+        assert gap <= (1e-4 if dtype == torch.float32 else 0.02), gap
 
 
 @pytest.mark.parametrize("norm", [True, False])

@@ -29,6 +29,7 @@ from torch import Tensor
 from vla_wm_ros.planning.compiled_graphs import (
     compiled_prior_rollout,
     compiled_rollout,
+    compiled_scored_rollout,
     frozen_compile,
 )
 from vla_wm_ros.planning.world_model_adapter import GoalTerms, WorldModelPlanningModel
@@ -79,7 +80,8 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
     fp32. Autograd (gradient MPC) is not served: plan those with the fp32 model.
 
     `rollout` does a sampling iteration's H imagine steps in one call. `compiled=True`
-    runs them as one `torch.compile`d graph, and the actor prior's trajectories
+    runs them as one `torch.compile`d graph, a whole iteration's sampling, rollout and
+    scoring as one (`scored_rollout`), and the actor prior's trajectories
     (`policy_rollout`), the reward, value, Q spread and the actor's mode as one graph each
     (`planning/compiled_graphs.py`: Inductor, weights frozen and prepacked for oneDNN,
     the elementwise ops between GEMMs fused into generated C++; one graph per batch size,
@@ -105,8 +107,11 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         self._mode_graph = self._mode_graph if self.compiled else None
         offline = wm.offline_value
         self._q_graph = frozen_compile(offline.spread) if self.compiled and offline else None
-        if self.compiled:  # planning.sampling uses it when present
+        self._value_head = value_head
+        self._scored_graphs: dict[bool, object] = {}  # by "with the Q spread"
+        if self.compiled:  # planning.sampling and planning.score use them when present
             self.policy_rollout = self._policy_rollout
+            self.scored_rollout = self._scored_rollout
             self._prior_graph = compiled_prior_rollout(self.rssm, wm.actor)
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
@@ -133,6 +138,43 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         )
         actions.copy_(acts)
         features[1:].copy_(feats)
+
+    def _scored_rollout(
+        self,
+        f0: Tensor,
+        prior: tuple[Tensor, Tensor],
+        sampling: tuple[Tensor, Tensor, Tensor],
+        context: GoalTerms,
+        discounts: Tensor,
+        terminal: float,
+        q_weight: float,
+        spread: bool,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """One sampling iteration in one compiled graph (compiled_graphs.compiled_scored_
+        rollout): `prior` the actor rows' (features (H, P, F), actions (H, P, A)),
+        `sampling` (mean, std, noise); the Q spread computed when `spread`."""
+        graph = self._scored_graphs.get(spread)
+        if graph is None:
+            q = self.offline_value.spread if spread else None
+            wm = self.world_model
+            graph = compiled_scored_rollout(self.rssm, wm.reward_head, self._value_head, q)
+            self._scored_graphs[spread] = graph
+        heads = len(self.offline_value.q.heads) if spread else 0
+        q_terms = context.q.view(heads, -1) if spread else None
+        low, high = self.action_low.view(1, 1, -1), self.action_high.view(1, 1, -1)
+        return graph(
+            f0,
+            *prior,
+            *sampling,
+            low,
+            high,
+            context.reward,
+            context.value,
+            q_terms,
+            discounts,
+            terminal,
+            q_weight,
+        )
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
         if self._reward_graph is not None:

@@ -238,11 +238,17 @@ class SamplingPlanner:
         model, cfg, p = self.model, self.cfg, self._n_pi
         features, actions, noise = self._features, self._actions, self._noise
         torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
-        sampled = actions[:, p:]
-        torch.addcmul(self._mean, self._std, noise, out=sampled)
-        sampled.clamp_(self._low, self._high)
-        rollout(model, features[:, p:], actions[:, p:])
-        returns, first_reward, q_spread = self.scorer(features, actions, context)
+        if self.scorer.fused is not None:  # one compiled graph for all of it
+            sampling = (self._mean, self._std, noise)
+            returns, first_reward, q_spread = self.scorer.sample_and_score(
+                features, actions, sampling, context, p
+            )
+        else:
+            sampled = actions[:, p:]
+            torch.addcmul(self._mean, self._std, noise, out=sampled)
+            sampled.clamp_(self._low, self._high)
+            rollout(model, features[:, p:], actions[:, p:])
+            returns, first_reward, q_spread = self.scorer(features, actions, context)
         elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
         weights = self.elite_weights(elite_returns)
         elites = actions.index_select(1, index)

@@ -53,6 +53,35 @@ class SampleScorer:
             cfg.horizon, device=low.device, dtype=low.dtype
         )
         self._terminal = float(cfg.discount**cfg.horizon) * cfg.value_weight
+        # A model that runs an iteration's sampling, rollout and the terms above as one
+        # graph (planning/precision.py, compiled) does so unless a term outside it is on.
+        fusable = not gate.penalty and not self._prior_penalty
+        self.fused = getattr(model, "scored_rollout", None) if fusable else None
+
+    def sample_and_score(
+        self,
+        features: Tensor,
+        actions: Tensor,
+        sampling: tuple[Tensor, Tensor, Tensor],
+        context: GoalContext,
+        prior_rows: int,
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The fused iteration: actions[:, prior_rows:] drawn from `sampling` (mean, std,
+        noise), rolled out from features[0] and scored with the prior's rows; same
+        returns as __call__ (the sampled rows' features are not written back)."""
+        p = prior_rows
+        sampled, returns, first_reward, spread = self.fused(
+            features[0, :1],
+            (features[1:, :p], actions[:, :p]),
+            sampling,
+            context,
+            self._discounts,
+            self._terminal,
+            self._q_penalty,
+            self._needs_spread,
+        )
+        actions[:, p:].copy_(sampled)
+        return returns, first_reward, spread
 
     def __call__(
         self, features: Tensor, actions: Tensor, context: GoalContext
