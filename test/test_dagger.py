@@ -59,7 +59,7 @@ def test_cached_features_are_the_runtime_belief_and_give_the_window_loss(ckpt, s
         controller.prev_action = torch.from_numpy(episode.action[t])[None]
     torch.testing.assert_close(feature[0], torch.stack(belief), atol=1e-4, rtol=1e-4)
 
-    rows = demo_features(wm, sim_data, embedder, ("expert",), 0, 0.2, progress=False)
+    rows = demo_features(wm, dataset, embedder, ("expert",), 0, 0.2, progress=False)
     train_ids, _ = split_episodes(dataset.num_episodes, 0.2, 0)
     train_expert = [
         dataset.episodes[i] for i in train_ids if dataset.episodes[i].policy == "expert"
@@ -91,7 +91,9 @@ def test_a_round_on_cached_features_lowers_the_demo_nll_and_keeps_the_world_mode
     from vla_wm_ros.training.stages import actor_nll
 
     wm = load_checkpoint(ckpt)
-    rows = demo_features(wm, sim_data, embedder, ("expert",), 0, 0.2, progress=False)
+    demo_set = EpisodeDataset(sim_data)
+    rows = demo_features(wm, demo_set, embedder, ("expert",), 0, 0.2, progress=False)
+    demo_set.close()
     feature, label, goal_index, goals = rows.table()
 
     def demo_nll() -> float:

@@ -9,8 +9,6 @@ filter over fresh windows every update: the loss is the same actor NLL
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -73,7 +71,7 @@ def feature_bc_loss(
 
 def demo_features(
     wm: WorldModel,
-    data: str | Path,
+    dataset: EpisodeDataset,
     embedder: Embedder,
     policies: tuple[str, ...],
     split_seed: int,
@@ -83,15 +81,15 @@ def demo_features(
     progress: bool = True,
 ) -> LabelledFeatures:
     """The training split's demonstrations (episodes of `policies`; this process's shard
-    of them under torchrun) filtered once, labelled with the action taken at each frame."""
-    dataset = EpisodeDataset(data)
+    of them under torchrun) filtered once, labelled with the action taken at each frame;
+    the caller opens and closes `dataset`."""
     train, _ = split_episodes(dataset.num_episodes, val_fraction, split_seed)
     rank, count = shard
     metas = [dataset.episodes[i] for i in train if dataset.episodes[i].policy in policies]
     metas = metas[rank::count]
     if not metas:
         raise DatasetError(
-            f"{data}: no train episode with policy in {policies}"
+            f"{dataset.root}: no train episode with policy in {policies}"
             + (f" in shard {rank} of {count}" if count > 1 else "")
         )
     names = sorted({m.instruction for m in metas})
@@ -102,5 +100,4 @@ def demo_features(
     ):
         for meta, feat, label in zip(chunk, feature, stacked["action"], strict=True):
             out.add(feat, label, meta.instruction, goals[meta.instruction])
-    dataset.close()
     return out

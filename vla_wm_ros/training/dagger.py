@@ -149,9 +149,14 @@ def dagger(
     rank, size = distributed.rank(), distributed.world_size()
     show = progress and rank == 0
     rows = distributed.per_rank_batch(cfg.batch_rows, "dagger")
+    spec = None
+    if record is not None:
+        spec = record_spec(
+            tasks[0], observation.image_size, observation.camera, observation.goal_marker_radius
+        )
+        check_record_target(record, spec)
     demo_set = EpisodeDataset(data)
     marker = demo_set.spec.extra.get("goal_marker_radius")
-    demo_set.close()
     if marker != observation.goal_marker_radius:
         warnings.warn(
             f"dagger: the demonstrations in {data} draw the goal marker at {marker}, the "
@@ -159,16 +164,20 @@ def dagger(
             "checkpoint",
             stacklevel=2,
         )
-    spec = None
-    if record is not None:
-        spec = record_spec(
-            tasks[0], observation.image_size, observation.camera, observation.goal_marker_radius
-        )
-        check_record_target(record, spec)
     start = time.perf_counter()
-    demos = demo_features(
-        wm, data, embedder, demo_policies, split_seed, val_fraction, (rank, size), progress=show
-    )
+    try:
+        demos = demo_features(
+            wm,
+            demo_set,
+            embedder,
+            demo_policies,
+            split_seed,
+            val_fraction,
+            (rank, size),
+            progress=show,
+        )
+    finally:
+        demo_set.close()
     filter_s = time.perf_counter() - start
     rng = np.random.default_rng(cfg.seed + 7919 * rank)
     demo_rng = np.random.default_rng(cfg.seed + 7 + 7919 * rank)
