@@ -70,14 +70,6 @@ def embedder():
 @pytest.fixture(scope="module")
 def sim_data(tmp_path_factory):
     """Six real Meta-World episodes: 2 tasks x (2 expert + 1 random), 40 steps, 64x64."""
-    from vla_wm_ros.data.collect import Job, collect
+    from data_fixtures import meta_world_episodes
 
-    out = tmp_path_factory.mktemp("sim") / "data"
-    jobs = [
-        Job(task, n, policy, 0, 40, 64, "orbit", False)
-        for task in ("drawer-close", "reach")
-        for policy, count in (("expert", 2), ("random", 1))
-        for n in range(count)
-    ]
-    collect(out, jobs, workers=1, progress=False)
-    return out
+    return meta_world_episodes(tmp_path_factory.mktemp("sim") / "data", 40)

@@ -1,4 +1,5 @@
-"""Datasets the tests write themselves with the DatasetWriter (real files, no simulator)."""
+"""Datasets the tests write themselves: with the DatasetWriter (real files, no simulator),
+or with the collector (real Meta-World episodes)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,17 @@ def colour_world(
                     policy="random",
                 )
             )
+
+
+def meta_world_episodes(out: Path, steps: int) -> Path:
+    """Six real Meta-World episodes at `out`: 2 tasks x (2 expert + 1 random), 64x64."""
+    from vla_wm_ros.data.collect import Job, collect
+
+    jobs = [
+        Job(task, n, policy, 0, steps, 64, "orbit", False)
+        for task in ("drawer-close", "reach")
+        for policy, count in (("expert", 2), ("random", 1))
+        for n in range(count)
+    ]
+    collect(out, jobs, workers=1, progress=False)
+    return out

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from data_fixtures import meta_world_episodes
 
-from vla_wm_ros.data.collect import Job, collect
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training.config import load_train_preset
 from vla_wm_ros.training.loop import read_curve
@@ -32,15 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def sim_data(tmp_path_factory) -> Path:
     """Six real Meta-World episodes: 2 tasks x (2 expert + 1 random), 30 steps, 64x64."""
-    out = tmp_path_factory.mktemp("sim") / "data"
-    jobs = [
-        Job(task, n, policy, 0, 30, 64, "orbit", False)
-        for task in ("drawer-close", "reach")
-        for policy, count in (("expert", 2), ("random", 1))
-        for n in range(count)
-    ]
-    collect(out, jobs, workers=1, progress=False)
-    return out
+    return meta_world_episodes(tmp_path_factory.mktemp("sim") / "data", 30)
 
 
 def torchrun(*args: str) -> subprocess.CompletedProcess:
