@@ -247,3 +247,28 @@ def test_a_local_encoder_replaces_the_shipped_one_by_config(tmp_path, encoder):
     path.write_text(f"encoder:\n  model_dir: {tmp_path / 'nowhere'}\n")
     with pytest.raises(ConfigError, match="nowhere"):
         Grounder.from_config(load_yaml(GrounderConfig, path))
+
+
+def test_merge_keeps_every_episode_and_refuses_another_rendering(dataset, tmp_path):
+    extra = tmp_path / "random"
+    collect(extra, [Job("reach", 0, "random", 7, STEPS, 64, "orbit", False)], 1, progress=False)
+    near = tmp_path / "near"
+    collect(near, [Job("reach", 0, "random", 7, STEPS, 64, "orbit-near", False)], 1, progress=False)
+    out = tmp_path / "merged"
+    done = _cli("data", "merge", str(dataset), str(extra), "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["policies"] == {"expert": 2, "noisy-expert": 2, "random": 1}
+    merged, first = EpisodeDataset(out), EpisodeDataset(dataset)
+    assert merged.num_episodes == first.num_episodes + 1
+    for i, source, j in [(0, first, 0), (3, first, 3), (4, EpisodeDataset(extra), 0)]:
+        got, want = merged.episode(i), source.episode(j)
+        assert (got.task, got.policy, got.seed, got.instruction) == (
+            want.task, want.policy, want.seed, want.instruction,
+        )  # fmt: skip
+        for field in ("images", "state", "action", "reward", "success"):
+            assert np.array_equal(getattr(got, field), getattr(want, field)), field
+
+    refused = tmp_path / "refused"
+    done = _cli("data", "merge", str(dataset), str(near), "--out", str(refused))
+    assert done.returncode == 2 and "orbit-near" in done.stderr and str(near) in done.stderr
+    assert not refused.exists()

@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "bag_import",
     "bag_info",
     "data_import",
+    "data_merge",
     "ground",
     "eval_grounding",
     "train",
