@@ -13,6 +13,7 @@ Tolerances (bf16 has an 8-bit mantissa, ~0.4 % relative rounding per value):
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,7 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
     assert q_error <= (1e-4 if dtype == torch.float32 else 0.05), q_error
     cfg = load_planner_preset("default")
     cfg.compiled_rollout = True
+    cfg.mppi.iterations = 2  # the whole-plan graph unrolls every iteration: half the compile
     planner = build_planner(cfg, shipped)
     assert planner.model.compiled and planner.model.policy_rollout is not None
     cfg.precision, cfg.compiled_rollout = "fp32", False
@@ -191,6 +193,25 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
     for got, expected in zip(fused, apart, strict=True):  # bf16 rounds at other places
         gap = float((got - expected).abs().max() / expected.abs().max())
         assert gap <= (1e-4 if dtype == torch.float32 else 0.02), gap
+    # With its iterations measured, a plan runs as one graph where it fits the deadline:
+    # from the same noise it refits to the same mean (up to elites that bf16 rounding
+    # swaps where two returns are nearly equal).
+    whole, means = planner._whole, {}
+    assert whole is not None and planner._whole_ms is None
+    for name in ("iterations", "whole"):
+        planner.reset()
+        torch.manual_seed(7)
+        planner._generator.manual_seed(7)
+        planner._whole = whole if name == "whole" else None
+        assert planner.plan(belief, goal).status == "ok"
+        means[name] = planner._mean.clone()
+    assert planner._whole_ms is not None  # the second plan ran as one graph
+    gap = float((means["whole"] - means["iterations"]).abs().max())
+    assert gap <= (1e-4 if dtype == torch.float32 else 0.05), gap
+    now, took = time.monotonic(), planner._whole_ms / 1e3
+    assert planner._whole_plan_fits(cfg.mppi.samples, now + 2 * took)
+    assert not planner._whole_plan_fits(cfg.mppi.samples, now + took / 2)  # by iterations
+    assert not planner._whole_plan_fits(cfg.mppi.samples // 2, None)  # shrunk: by iterations
 
 
 @pytest.mark.parametrize("norm", [True, False])

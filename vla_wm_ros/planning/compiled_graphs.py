@@ -13,6 +13,8 @@ bf16-rounded pre-activation.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -20,6 +22,8 @@ from torch import Tensor
 from vla_wm_ros.models.distributions import TanhNormal
 from vla_wm_ros.models.gru import StackedGRU
 from vla_wm_ros.models.rssm import RSSM
+from vla_wm_ros.planning.config import SamplingConfig
+from vla_wm_ros.planning.refit import elite_refit
 
 
 def gru_step(gru: StackedGRU, x: Tensor, state: Tensor) -> Tensor:
@@ -63,76 +67,126 @@ def compiled_rollout(rssm: RSSM):
     return frozen_compile(run)
 
 
+def prior_rollout(rssm: RSSM, actor, start, term, noise, low, high):
+    """The actor prior's trajectories: (P, F) start, (H, P, A) noise -> actions (H, P, A)
+    fp32 and features (H, P, F): row 0 the actor's mode, rows 1.. its samples, clamped."""
+    feature, feats, acts = start, [], []
+    for t in range(noise.shape[0]):
+        dist = actor(feature, goal_term=term)
+        sampled = TanhNormal(dist.loc[1:], dist.std[1:]).rsample(noise[t, 1:])
+        action = torch.cat([dist.mode[:1], sampled]).float()
+        action = torch.minimum(torch.maximum(action, low), high)
+        feature = imagine_mode_step(rssm, feature, action.to(start.dtype))
+        acts.append(action)
+        feats.append(feature)
+    return torch.stack(acts), torch.stack(feats)
+
+
 def compiled_prior_rollout(rssm: RSSM, actor):
-    """(P, F) start, actor goal term, (H, P, A) noise, bounds -> actions (H, P, A) fp32 and
-    features (H, P, F): row 0 the actor's mode, rows 1.. its samples, clamped to bounds."""
-
-    def run(start: Tensor, term: Tensor, noise: Tensor, low: Tensor, high: Tensor):
-        feature, feats, acts = start, [], []
-        for t in range(noise.shape[0]):
-            dist = actor(feature, goal_term=term)
-            sampled = TanhNormal(dist.loc[1:], dist.std[1:]).rsample(noise[t, 1:])
-            action = torch.cat([dist.mode[:1], sampled]).float()
-            action = torch.minimum(torch.maximum(action, low), high)
-            feature = imagine_mode_step(rssm, feature, action.to(start.dtype))
-            acts.append(action)
-            feats.append(feature)
-        return torch.stack(acts), torch.stack(feats)
-
-    return frozen_compile(run)
+    """`prior_rollout` as one compiled graph: (P, F) start, actor goal term, (H, P, A)
+    noise, bounds -> actions (H, P, A) fp32 and features (H, P, F)."""
+    return frozen_compile(lambda *args: prior_rollout(rssm, actor, *args))
 
 
-def compiled_scored_rollout(rssm: RSSM, reward_head, value_head, q_spread=None):
-    """One sampling iteration's model work as one graph: the samples around the mean
-    (clamped to bounds), their rollout, and every sample's score (the actor prior's rows,
-    rolled out once per plan, are passed in and scored with them). Same math as
-    `rollout` + SampleScorer's rewards, terminal value and Q-spread terms, but one call
-    per iteration instead of four, with the sampling and scoring arithmetic fused into
-    the graph instead of a dozen eager ops.
+class ScoreParts(NamedTuple):
+    """The model parts that imagine and score a sample: the RSSM, the reward and value
+    heads and the Q ensemble's spread (None: no spread computed)."""
 
-    (1, F) f0, prior features (H, P, F) and actions (H, P, A), mean/std (H, 1, A), noise
-    (H, N-P, A), bounds (1, 1, A), the reward and value goal terms and the Q heads' (E, H)
-    (None without `q_spread`), discounts (H,) -> sampled actions
-    (H, N-P, A), returns (N,), first-step rewards (N,), discounted Q spread (N,) or None.
+    rssm: RSSM
+    reward_head: object
+    value_head: object
+    q_spread: object | None
+
+
+def scored_samples(
+    parts: ScoreParts,
+    f0: Tensor,
+    prior: tuple[Tensor, Tensor],
+    sampling: tuple[Tensor, Tensor, Tensor],
+    bounds: tuple[Tensor, Tensor],
+    terms: tuple[Tensor, Tensor, Tensor | None],
+    discounts: Tensor,
+    terminal: float,
+    q_weight: float,
+):
+    """One sampling iteration's model work: the samples around the mean (clamped to
+    bounds), their rollout, and every sample's score (the actor prior's rows, rolled out
+    once per plan, are passed in and scored with them). Same math as `rollout` +
+    SampleScorer's rewards, terminal value and Q-spread terms.
+
+    (1, F) f0, prior features (H, P, F) and actions (H, P, A), (mean, std (H, 1, A),
+    noise (H, N-P, A)), bounds (1, 1, A) each, the reward, value and Q heads' (E, H) goal
+    terms (None without a spread), discounts (H,) -> sampled actions (H, N-P, A), returns
+    (N,), first-step rewards (N,), discounted Q spread (N,) or None.
+    """
+    (prior_feats, prior_acts), (mean, std, noise), (low, high) = prior, sampling, bounds
+    reward_term, value_term, q_terms = terms
+    sampled = torch.minimum(torch.maximum(torch.addcmul(mean, std, noise), low), high)
+    feature, out = f0.expand(sampled.shape[1], -1), []
+    for t in range(sampled.shape[0]):
+        feature = imagine_mode_step(parts.rssm, feature, sampled[t].to(f0.dtype))
+        out.append(feature)
+    feats = torch.cat([prior_feats, torch.stack(out)], dim=1)
+    actions = torch.cat([prior_acts, sampled], dim=1)
+    h, n, width = feats.shape
+    flat = feats.reshape(h * n, width)
+    rewards = parts.reward_head(flat, goal_term=reward_term).float().view(h, n)
+    returns = discounts @ rewards
+    if terminal:
+        returns = returns + terminal * parts.value_head(feats[-1], goal_term=value_term).float()
+    spread = None
+    if parts.q_spread is not None:
+        states = torch.cat([f0.expand(1, n, width), feats[:-1]]).reshape(h * n, width)
+        moves = actions.reshape(h * n, -1).to(f0.dtype)
+        spread = discounts @ parts.q_spread(states, moves, q_terms).float().view(h, n)
+        if q_weight:
+            returns = returns - q_weight * spread
+    return sampled, returns, rewards[0], spread
+
+
+def compiled_scored_rollout(parts: ScoreParts):
+    """`scored_samples` as one compiled graph: one call per iteration instead of four
+    (rollout, reward, value, Q spread), the sampling and scoring arithmetic fused into the
+    graph instead of a dozen eager ops."""
+    return frozen_compile(lambda *args: scored_samples(parts, *args))
+
+
+def compiled_plan(parts: ScoreParts, actor, cfg: SamplingConfig, elite_weights):
+    """A whole sampling plan as one compiled graph: the actor prior's rollout, the start
+    distribution, every iteration's samples, scores and elite refit (`elite_weights`: the
+    planner's rule). Same math as SamplingPlanner's loop (warm start, prior rows kept as
+    candidates, planning/refit.py), one call per plan instead of 1 + iterations graph
+    calls with the refits between them in eager ops; used when the whole plan fits the
+    deadline (no iteration is to be cut).
+
+    (1, F) f0, (actor goal term, prior noise (H, P, A)), (previous plan (H, 1, A), blend
+    (1,): the weight of the actor's mode trajectory in the start mean, prior_weight or 1
+    without a previous plan), sample noise (I, H, N-P, A), bounds (A,) each, goal terms (reward,
+    value, Q), discounts (H,) -> the last iteration's actions (H, N, A), returns,
+    first-step rewards, elite returns, indices, weights and Q spread, and the refit mean
+    and std (H, 1, A).
     """
 
-    def run(
-        f0,
-        prior_feats,
-        prior_acts,
-        mean,
-        std,
-        noise,
-        low,
-        high,
-        reward_term,
-        value_term,
-        q_terms,
-        discounts,
-        terminal: float,
-        q_weight: float,
-    ):
-        sampled = torch.minimum(torch.maximum(torch.addcmul(mean, std, noise), low), high)
-        feature, out = f0.expand(sampled.shape[1], -1), []
-        for t in range(sampled.shape[0]):
-            feature = imagine_mode_step(rssm, feature, sampled[t].to(f0.dtype))
-            out.append(feature)
-        feats = torch.cat([prior_feats, torch.stack(out)], dim=1)
-        actions = torch.cat([prior_acts, sampled], dim=1)
-        h, n, width = feats.shape
-        flat = feats.reshape(h * n, width)
-        rewards = reward_head(flat, goal_term=reward_term).float().view(h, n)
-        returns = discounts @ rewards
-        if terminal:
-            returns = returns + terminal * value_head(feats[-1], goal_term=value_term).float()
-        spread = None
-        if q_spread is not None:
-            states = torch.cat([f0.expand(1, n, width), feats[:-1]]).reshape(h * n, width)
-            moves = actions.reshape(h * n, -1).to(f0.dtype)
-            spread = discounts @ q_spread(states, moves, q_terms).float().view(h, n)
-            if q_weight:
-                returns = returns - q_weight * spread
-        return sampled, returns, rewards[0], spread
+    def run(f0, prior, start, noise, bounds, terms, discounts, terminal, q_weight):
+        (actor_term, prior_noise), (prev, blend), (low, high) = prior, start, bounds
+        rows = prior_noise.shape[1]
+        prior_acts, prior_feats = prior_rollout(
+            parts.rssm, actor, f0.expand(rows, -1), actor_term, prior_noise, low, high
+        )
+        shifted = torch.cat([prev[1:], prev[-1:]])
+        mean = torch.lerp(shifted, prior_acts[:, :1], blend)
+        std = torch.full_like(mean, cfg.max_std)
+        box = (low.view(1, 1, -1), high.view(1, 1, -1))
+        for i in range(noise.shape[0]):
+            sampled, returns, first, spread = scored_samples(
+                parts, f0, (prior_feats, prior_acts), (mean, std, noise[i]), box, terms,
+                discounts, terminal, q_weight,
+            )  # fmt: skip
+            actions = torch.cat([prior_acts, sampled], dim=1)
+            elite_returns, index, weights, mean, std = elite_refit(
+                actions, returns, cfg.elites, elite_weights, cfg.min_std, cfg.max_std
+            )
+        return actions, returns, first, elite_returns, index, weights, spread, mean, std
 
     return frozen_compile(run)
 

@@ -27,11 +27,14 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.compiled_graphs import (
+    ScoreParts,
+    compiled_plan,
     compiled_prior_rollout,
     compiled_rollout,
     compiled_scored_rollout,
     frozen_compile,
 )
+from vla_wm_ros.planning.config import SamplingConfig
 from vla_wm_ros.planning.world_model_adapter import GoalTerms, WorldModelPlanningModel
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -112,6 +115,7 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         if self.compiled:  # planning.sampling and planning.score use them when present
             self.policy_rollout = self._policy_rollout
             self.scored_rollout = self._scored_rollout
+            self.plan_graph = self._plan_graph
             self._prior_graph = compiled_prior_rollout(self.rssm, wm.actor)
 
     def imagine_step(self, feature: Tensor, action: Tensor, out: Tensor | None = None) -> Tensor:
@@ -155,26 +159,37 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
         `sampling` (mean, std, noise); the Q spread computed when `spread`."""
         graph = self._scored_graphs.get(spread)
         if graph is None:
-            q = self.offline_value.spread if spread else None
-            wm = self.world_model
-            graph = compiled_scored_rollout(self.rssm, wm.reward_head, self._value_head, q)
+            graph = compiled_scored_rollout(self._score_parts(spread))
             self._scored_graphs[spread] = graph
-        heads = len(self.offline_value.q.heads) if spread else 0
-        q_terms = context.q.view(heads, -1) if spread else None
         low, high = self.action_low.view(1, 1, -1), self.action_high.view(1, 1, -1)
-        return graph(
-            f0,
-            *prior,
-            *sampling,
-            low,
-            high,
-            context.reward,
-            context.value,
-            q_terms,
-            discounts,
-            terminal,
-            q_weight,
-        )
+        terms = self._goal_terms(context, spread)
+        return graph(f0, prior, sampling, (low, high), terms, discounts, terminal, q_weight)
+
+    def _score_parts(self, spread: bool) -> ScoreParts:
+        q = self.offline_value.spread if spread else None
+        return ScoreParts(self.rssm, self.world_model.reward_head, self._value_head, q)
+
+    def _goal_terms(self, context: GoalTerms, spread: bool) -> tuple:
+        """(reward, value, Q heads' (E, H) or None) goal terms of the scoring graphs."""
+        heads = len(self.offline_value.q.heads) if spread else 0
+        return context.reward, context.value, context.q.view(heads, -1) if spread else None
+
+    def _plan_graph(self, cfg: SamplingConfig, elite_weights, spread: bool):
+        """A whole plan as one compiled graph (compiled_graphs.compiled_plan), as a call
+        (f0, context, (previous plan, blend), sample noise, discounts, terminal, q_weight)
+        -> compiled_plan's outputs; the actor prior's noise is drawn here, from the global
+        generator, as `policy_rollout` draws it."""
+        graph = compiled_plan(self._score_parts(spread), self.world_model.actor, cfg, elite_weights)
+        bounds = (self.action_low, self.action_high)
+        prior_shape = (cfg.horizon, cfg.policy_samples, self.action_dim)
+
+        def run(f0, context: GoalTerms, start, noise, discounts, terminal, q_weight):
+            prior_noise = torch.randn(prior_shape, dtype=self.dtype, device=f0.device)
+            terms = self._goal_terms(context, spread)
+            prior = (context.actor, prior_noise)
+            return graph(f0, prior, start, noise, bounds, terms, discounts, terminal, q_weight)
+
+        return run
 
     def reward(self, feature: Tensor, context: GoalTerms) -> Tensor:
         if self._reward_graph is not None:

@@ -25,6 +25,7 @@ from torch import Tensor
 from vla_wm_ros.planning.budget import samples_that_fit
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
+from vla_wm_ros.planning.refit import elite_refit
 from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.score import SampleScorer, Scores
 from vla_wm_ros.planning.uncertainty import SafetyGate
@@ -62,6 +63,16 @@ class SamplingPlanner:
         self._use_samples(n)
         self._first_ms: float | None = None  # first iteration's duration with all samples
         self._iter_ms: float | None = None  # duration of the last later iteration
+        # The whole plan as one graph, when the model compiles one (planning/precision.py).
+        self._whole = self.scorer.plan_graph(cfg, self.elite_weights)
+        self._whole_ms: float | None = None  # its duration
+        self._plan_noise = torch.empty(
+            cfg.iterations, *self._noise.shape, device=device, dtype=dtype
+        )
+        # Start mean = lerp(shifted previous plan, actor's mode trajectory, blend), by
+        # whether there is a previous plan to warm-start from.
+        blends = {False: 1.0, True: cfg.prior_weight}
+        self._blend = {w: torch.tensor([b], device=device, dtype=dtype) for w, b in blends.items()}
 
     def elite_weights(self, elite_returns: Tensor) -> Tensor:
         """Weights (k,) summing to 1 over the elites, best first."""
@@ -109,6 +120,43 @@ class SamplingPlanner:
         self._use_samples(samples)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
+        if self._whole_plan_fits(samples, deadline):
+            scores, done, cut_reason = (
+                self._whole_plan(features[0, :1], context),
+                cfg.iterations,
+                "",
+            )
+        else:
+            scores, done, cut_reason = self._iterations(context, samples, deadline, start)
+        if samples < cfg.samples:
+            cut_reason = (
+                f"deadline: shrunk to {samples} of {cfg.samples} samples "
+                f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
+                + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
+            )
+        expected, predicted = self._choose_plan(scores)
+        self._has_prev = True
+        action = torch.minimum(
+            torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
+        )
+        return PlanResult(
+            action=action.cpu().numpy().astype(np.float32),
+            expected_return=expected,
+            uncertainty=self._plan_uncertainty(f0) if self.gate.measures else 0.0,
+            iterations=done,
+            elapsed_ms=(time.monotonic() - start) * 1e3,
+            status="deadline" if cut_reason else "ok",
+            reason=cut_reason,
+            predicted_reward=predicted,
+        )
+
+    def _iterations(
+        self, context: GoalContext, samples: int, deadline: float | None, start: float
+    ) -> tuple[Scores, int, str]:
+        """The plan iteration by iteration, each started only if it fits the deadline;
+        returns the last iteration's scores, the iterations done and why it stopped early
+        ('' when it did not)."""
+        cfg = self.cfg
         if self._n_pi:
             self._policy_rollout(context)
         self._start_distribution()
@@ -139,27 +187,38 @@ class SamplingPlanner:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:
             self._iter_ms = self._first_ms
-        if samples < cfg.samples:
-            cut_reason = (
-                f"deadline: shrunk to {samples} of {cfg.samples} samples "
-                f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
-                + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
-            )
-        expected, predicted = self._choose_plan(scores)
-        self._has_prev = True
-        action = torch.minimum(
-            torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
-        )
-        return PlanResult(
-            action=action.cpu().numpy().astype(np.float32),
-            expected_return=expected,
-            uncertainty=self._plan_uncertainty(f0) if self.gate.measures else 0.0,
-            iterations=done,
-            elapsed_ms=(time.monotonic() - start) * 1e3,
-            status="deadline" if cut_reason else "ok",
-            reason=cut_reason,
-            predicted_reward=predicted,
-        )
+        return scores, done, cut_reason
+
+    def _whole_plan_fits(self, samples: int, deadline: float | None) -> bool:
+        """Whether the plan runs as one graph (the model offers one and no term outside it
+        is on): with every sample, after a plan by iterations has measured them (and
+        compiled their graphs, which a later plan under a tight deadline falls back to),
+        and when its measured time (or the iterations', before it ran) fits the deadline."""
+        cfg = self.cfg
+        if self._whole is None or samples < cfg.samples or self._first_ms is None:
+            return False
+        if deadline is None:
+            return True
+        estimate = self._whole_ms
+        if estimate is None:
+            estimate = self._first_ms + (cfg.iterations - 1) * (self._iter_ms or self._first_ms)
+        return time.monotonic() + estimate / 1e3 <= deadline
+
+    def _whole_plan(self, f0: Tensor, context: GoalContext) -> Scores:
+        """Every iteration in one compiled graph (compiled_graphs.compiled_plan); its
+        duration is the whole plan's estimate: down at once, up smoothed."""
+        t0 = time.monotonic()
+        noise = self._plan_noise
+        torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
+        blend = self._blend[bool(self.cfg.warm_start and self._has_prev)]
+        out = self._whole(f0, context, (self._plan_buf, blend), noise)
+        actions, returns, first_reward, elite_returns, index, weights, spread, mean, std = out
+        self._actions.copy_(actions)
+        self._mean.copy_(mean)
+        self._std.copy_(std)
+        took, old = (time.monotonic() - t0) * 1e3, self._whole_ms
+        self._whole_ms = 0.7 * old + 0.3 * took if old is not None and took > old else took
+        return Scores(returns, first_reward, elite_returns, index, weights, spread)
 
     def _choose_plan(self, scores: Scores) -> tuple[float, float]:
         """Fill the plan buffer from the last iteration's scores (mean or best sample; the
@@ -249,13 +308,11 @@ class SamplingPlanner:
             sampled.clamp_(self._low, self._high)
             rollout(model, features[:, p:], actions[:, p:])
             returns, first_reward, q_spread = self.scorer(features, actions, context)
-        elite_returns, index = torch.topk(returns, cfg.elites, sorted=True)
-        weights = self.elite_weights(elite_returns)
-        elites = actions.index_select(1, index)
-        w = weights.view(1, -1, 1)
-        torch.sum(elites * w, dim=1, keepdim=True, out=self._mean)
-        spread = ((elites - self._mean).square_() * w).sum(dim=1, keepdim=True).sqrt_()
-        torch.clamp(spread, cfg.min_std, cfg.max_std, out=self._std)
+        elite_returns, index, weights, mean, std = elite_refit(
+            actions, returns, cfg.elites, self.elite_weights, cfg.min_std, cfg.max_std
+        )
+        self._mean.copy_(mean)
+        self._std.copy_(std)
         return Scores(returns, first_reward, elite_returns, index, weights, q_spread)
 
     def _plan_uncertainty(self, f0: Tensor) -> float:

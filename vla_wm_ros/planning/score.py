@@ -58,6 +58,21 @@ class SampleScorer:
         fusable = not gate.penalty and not self._prior_penalty
         self.fused = getattr(model, "scored_rollout", None) if fusable else None
 
+    def plan_graph(self, cfg: SamplingConfig, elite_weights):
+        """The model's whole-plan graph with this score's terms in it, as a call
+        (f0, context, (previous plan, blend), noise) -> compiled_plan's outputs; None when
+        the model has none, a term outside it is on, or there is no actor prior."""
+        build = getattr(self.model, "plan_graph", None)
+        if build is None or self.fused is None or not cfg.policy_samples:
+            return None
+        graph = build(cfg, elite_weights, self._needs_spread)
+        constants = (self._discounts, self._terminal, self._q_penalty)
+
+        def run(f0: Tensor, context: GoalContext, start: tuple[Tensor, Tensor], noise: Tensor):
+            return graph(f0, context, start, noise, *constants)
+
+        return run
+
     def sample_and_score(
         self,
         features: Tensor,
