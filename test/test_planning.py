@@ -395,3 +395,16 @@ def test_a_tick_too_short_for_every_sample_shrinks_the_samples_then_grows_back(k
     planner._first_ms = first_ms
     again = planner.plan(X0.view(1, -1), GOAL, deadline=time.monotonic() + 10.0)
     assert again.status == "ok" and planner._samples == full
+
+
+def test_a_new_goal_is_planned_for_not_the_last_goals_cached_terms():
+    """The planner keeps a goal's terms while the goal holds; another goal gets its own."""
+    system, cfg = point_mass(), sampling_cfg(MPPIConfig)
+    planner = MPPIPlanner(system, cfg, SafetyConfig())
+    planner.plan(X0.view(1, -1), GOAL)
+    goal = GOAL.clone()
+    goal[0] = 0.8  # another position
+    planner.reset()
+    result = planner.plan(X0.view(1, -1), goal)
+    optimum = system.optimal_actions(X0, goal, cfg.horizon, DISCOUNT)
+    np.testing.assert_allclose(result.action, optimum[0].numpy(), atol=0.15)

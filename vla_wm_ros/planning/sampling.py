@@ -66,6 +66,7 @@ class SamplingPlanner:
         # The whole plan as one graph, when the model compiles one (planning/precision.py).
         self._whole = self.scorer.plan_graph(cfg, self.elite_weights)
         self._whole_ms: float | None = None  # its duration
+        self._context: tuple[Tensor, GoalContext] | None = None  # (goal, its terms)
         self._plan_noise = torch.empty(
             cfg.iterations, *self._noise.shape, device=device, dtype=dtype
         )
@@ -113,7 +114,7 @@ class SamplingPlanner:
 
     def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
         model, cfg = self.model, self.cfg
-        context = model.goal_context(goal)
+        context = self._goal_context(goal)
         samples = samples_that_fit(cfg.samples, self.min_samples, self._first_ms, start, deadline)
         if samples == 0:
             return self._prior_fallback(f0, context, deadline, start)
@@ -149,6 +150,13 @@ class SamplingPlanner:
             reason=cut_reason,
             predicted_reward=predicted,
         )
+
+    def _goal_context(self, goal: Tensor) -> GoalContext:
+        """The goal's terms, computed again only when the goal changes (a goal holds for
+        many ticks; its terms are a few GEMMs per plan otherwise)."""
+        if self._context is None or not torch.equal(self._context[0], goal):
+            self._context = (goal.clone(), self.model.goal_context(goal))
+        return self._context[1]
 
     def _iterations(
         self, context: GoalContext, samples: int, deadline: float | None, start: float
