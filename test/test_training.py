@@ -290,3 +290,44 @@ def test_average_takes_the_offline_value_of_a_checkpoint_of_the_same_world_model
     assert "another world model" in capsys.readouterr().err
     assert main(["average", *map(str, rounds), "--value-from", str(start), "--out", "y"]) == 2
     assert "has no offline value" in capsys.readouterr().err
+
+
+def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, tmp_path):
+    """environment_state_loss > 0: a training-only head decodes the simulator's state from
+    the latent; after training it tells the hand's position (the part of the state a tiny
+    model learns in a few hundred steps) far better than the mean does, the checkpoint
+    keeps the data's scale, and the planner's reduced copy leaves the head out. Data
+    without the state is refused by name."""
+    from vla_wm_ros.data.loader import SequenceLoader
+    from vla_wm_ros.data.reader import EpisodeDataset
+    from vla_wm_ros.planning.precision import planning_copy
+
+    cfg = dataclasses.replace(
+        load_train_preset("tiny"),
+        environment_state_loss=1.0,
+        world_model=StageConfig(steps=200, batch_size=8, seq_len=8, lr=3e-3),
+    )
+    out = tmp_path / "run"
+    train(sim_data, out, cfg, ["world_model"], progress=False, embedder=embedder)
+    assert all(row["state"] > 0 for row in read_curve(out, "world_model"))
+    wm = load_checkpoint(out / MODEL_DIR).eval()
+    moments = EpisodeDataset(sim_data).moments()["observation.environment_state"]
+    assert wm.cfg.loss.state == 1.0 and wm.cfg.environment_state_dim == 39
+    np.testing.assert_allclose(wm.state_head.mean.numpy(), moments.mean, rtol=1e-5, atol=1e-6)
+    loader = SequenceLoader(sim_data, 16, 16, "train", seed=1, embedder=embedder)
+    batch = loader.sample()
+    with torch.no_grad():
+        feature = wm.rssm.feature(wm.observe(batch, sample=False).posterior)
+        hand = wm.state_head(feature)[..., :3]
+    target = batch["environment_state"][..., :3]
+    error = float((hand - target).pow(2).mean())
+    spread = float((target - target.mean((0, 1))).pow(2).mean())
+    assert error < 0.25 * spread, (error, spread)
+    assert planning_copy(wm, torch.bfloat16).state_head is None
+
+    no_state = tmp_path / "colour"
+    colour_world(no_state, episodes=2, steps=10, size=16, seed=0)
+    with pytest.raises(TrainError, match=r"colour: has no observation\.environment_state"):
+        train(
+            no_state, tmp_path / "refused", cfg, ["world_model"], progress=False, embedder=embedder
+        )

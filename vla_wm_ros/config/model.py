@@ -206,9 +206,13 @@ class LossConfig:
     kl_dyn: float = 1.0  # KL(sg(posterior) || prior): trains the prior
     kl_rep: float = 0.1  # KL(posterior || sg(prior)): trains the representation
     free_nats: float = 1.0  # each step's KL term is clipped below at this value
+    # Auxiliary, training only: decode the simulator's environment state (object and goal
+    # poses, standardised) from the latent, so that the belief holds where things are;
+    # 0 = no state head. Needs data with observation.environment_state.
+    state: float = 0.0
 
     def validate(self) -> None:
-        non_negative(image=self.image, proprio=self.proprio, reward=self.reward)
+        non_negative(image=self.image, proprio=self.proprio, reward=self.reward, state=self.state)
         non_negative(cont=self.cont, kl_dyn=self.kl_dyn, kl_rep=self.kl_rep)
         non_negative(free_nats=self.free_nats)
 
@@ -220,6 +224,7 @@ class WorldModelConfig:
     action_dim: int = 7
     proprio_dim: int = 4
     goal_dim: int = 384  # sentence-embedding size (all-MiniLM-L6-v2)
+    environment_state_dim: int = 0  # the state head's output (loss.state > 0), from the data
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     rssm: RSSMConfig = field(default_factory=RSSMConfig)
@@ -240,7 +245,9 @@ class WorldModelConfig:
             except ConfigError as exc:
                 raise ConfigError(f"{name}.{exc}") from None
         positive(action_dim=self.action_dim, goal_dim=self.goal_dim)
-        non_negative(proprio_dim=self.proprio_dim)
+        non_negative(proprio_dim=self.proprio_dim, environment_state_dim=self.environment_state_dim)
+        if self.loss.state and not self.environment_state_dim:
+            raise ConfigError("loss.state needs environment_state_dim > 0 (the data's state size)")
         if self.encoder.backbone == "none" and self.proprio_dim == 0:
             raise ConfigError("encoder.backbone: 'none' needs proprio_dim > 0 (nothing to see)")
 

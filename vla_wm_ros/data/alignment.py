@@ -22,7 +22,7 @@ def step_arrays(episode: Episode) -> dict[str, np.ndarray]:
     is_first[0] = True
     is_terminal = np.zeros(length, dtype=bool)
     is_terminal[1:] = episode.terminated[:-1]
-    return {
+    arrays = {
         "image": np.ascontiguousarray(episode.images.transpose(0, 3, 1, 2)),
         "proprio": episode.state.astype(np.float32),
         "action": episode.action.astype(np.float32),
@@ -32,3 +32,6 @@ def step_arrays(episode: Episode) -> dict[str, np.ndarray]:
         "is_first": is_first,
         "is_terminal": is_terminal,
     }
+    if episode.environment_state is not None:  # simulator data: object and goal poses
+        arrays["environment_state"] = episode.environment_state.astype(np.float32)
+    return arrays

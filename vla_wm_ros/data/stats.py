@@ -35,8 +35,12 @@ class Moments:
             n, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max)
         )
 
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / max(self.count, 1))
+
     def to_json(self, shape: tuple[int, ...], count_divisor: int = 1) -> dict:
-        std = np.sqrt(self.m2 / max(self.count, 1))
+        std = self.std
 
         def arr(a: np.ndarray) -> list:
             return a.reshape(shape).tolist()

@@ -1,4 +1,5 @@
-"""Heads on the latent feature: reward and value (goal-conditioned), continue, actor.
+"""Heads on the latent feature: reward and value (goal-conditioned), continue, actor, and
+the training-only environment-state head.
 
 Goal-conditioned heads take (feature, goal) where goal is the instruction's sentence
 embedding; `goal_term(goal)` precomputes the goal's share of the first layer so a planner
@@ -48,6 +49,34 @@ class ContinueHead(nn.Module):
     def forward(self, feature: Tensor) -> Tensor:
         """(..., F) -> (...) logits."""
         return self.net(feature).squeeze(-1)
+
+
+class StateHead(nn.Module):
+    """The simulator's environment state (object and goal poses) decoded from the feature:
+    an auxiliary training target, so the belief must hold where things are (pixels alone
+    leave a few-pixel puck or goal marker to chance). Predicts the state standardised by
+    the training data's mean and std, kept as buffers so that the checkpoint carries them."""
+
+    def __init__(self, feature_dim: int, state_dim: int, hidden: int, layers: int, act, norm):
+        super().__init__()
+        self.net = MLP(feature_dim, hidden, layers, state_dim, act, norm)
+        self.register_buffer("mean", torch.zeros(state_dim))
+        self.register_buffer("std", torch.ones(state_dim))
+
+    def set_scale(self, mean, std) -> None:
+        """The data's per-dimension mean and std (a constant dimension keeps std 1)."""
+        std = torch.as_tensor(std, dtype=self.std.dtype)
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    def forward(self, feature: Tensor) -> Tensor:
+        """(..., F) -> (..., S) the state in the data's units."""
+        return self.net(feature) * self.std + self.mean
+
+    def loss(self, feature: Tensor, state: Tensor) -> Tensor:
+        """Mean squared error of the standardised state, per dimension."""
+        target = (state.float() - self.mean) / self.std
+        return (self.net(feature) - target).pow(2).mean()
 
 
 class Actor(nn.Module):

@@ -2,15 +2,17 @@
 
 Parts: observation encoder, RSSM, observation decoder, goal-conditioned reward head,
 continue head (logits), goal-conditioned actor and critic (+ target critic), return
-normaliser, and the optional stage-3 latent dynamics model, temporal history encoder and
-offline value (Q ensemble + V fitted on recorded transitions, `vla-wm train-value`).
+normaliser, and the optional stage-3 latent dynamics model, temporal history encoder,
+offline value (Q ensemble + V fitted on recorded transitions, `vla-wm train-value`) and
+training-only environment-state head (loss.state > 0).
 Loss functions are pure apart from the return normaliser's EMA; training loops live in
 `training/`.
 
 Batch format (every tensor (B, T, ...)): image uint8 (B,T,3,H,W) [absent for
 proprio-only models], proprio (B,T,P), prev_action (B,T,A) (a_{t-1}, zero at episode
 start), reward (B,T) (reward of arriving at t), is_first (B,T), is_terminal (B,T),
-goal (B,G) (instruction embedding; (B,T,G) also accepted).
+goal (B,G) (instruction embedding; (B,T,G) also accepted), environment_state (B,T,S)
+(simulator data, read when loss.state > 0).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from vla_wm_ros.models.dynamics.ensemble import EnsembleDynamics
 from vla_wm_ros.models.dynamics.factory import build_dynamics
 from vla_wm_ros.models.encoder import ObservationEncoder
 from vla_wm_ros.models.flops import dense_flops
-from vla_wm_ros.models.heads import Actor, ContinueHead, GoalHead
+from vla_wm_ros.models.heads import Actor, ContinueHead, GoalHead, StateHead
 from vla_wm_ros.models.kl import kl_balance
 from vla_wm_ros.models.offline_value import OfflineValue
 from vla_wm_ros.models.rssm import RSSM, ObserveResult, RSSMState
@@ -89,6 +91,12 @@ class WorldModel(nn.Module):
         self.temporal = build_temporal_encoder(cfg.temporal, self.encoder.out_dim, cfg.action_dim)
         self.offline_value = (
             OfflineValue(feat, cfg.action_dim, cfg.goal_dim, cfg.value) if cfg.value.heads else None
+        )
+        size = cfg.environment_state_dim
+        self.state_head = (
+            StateHead(feat, size, heads.hidden, heads.layers, heads.act, heads.norm)
+            if cfg.loss.state
+            else None
         )
 
     # --- the calls planners and the state estimator make -------------------------------
@@ -168,6 +176,9 @@ class WorldModel(nn.Module):
         )
         terms.update(kl_terms)
         total = total + w.reward * terms["reward"] + w.cont * terms["cont"] + kl
+        if self.state_head is not None:
+            terms["state"] = self.state_head.loss(feat, batch["environment_state"])
+            total = total + w.state * terms["state"]
         terms = {k: v.detach() for k, v in terms.items()}
         terms["total"] = total.detach()
         return WorldModelLoss(total, terms, obs.posterior)
@@ -197,6 +208,8 @@ def _check_batch(batch: dict[str, Tensor], cfg: WorldModelConfig, uses_image: bo
         required["image"] = (3, cfg.encoder.image_size, cfg.encoder.image_size)
     if cfg.proprio_dim:
         required["proprio"] = (cfg.proprio_dim,)
+    if cfg.loss.state:
+        required["environment_state"] = (cfg.environment_state_dim,)
     if "goal" not in batch:
         raise KeyError("batch: missing key 'goal' (instruction embedding, (B, G))")
     lead = None

@@ -60,6 +60,10 @@ class SpeedConfig:
 @dataclass
 class TrainConfig:
     model: str = "default"  # world-model preset (config/presets/)
+    # > 0: also train the world model to decode the simulator's environment state (object
+    # and goal poses) from its latent, with this weight (the preset's loss.state otherwise);
+    # needs data with observation.environment_state (`vla-wm collect`).
+    environment_state_loss: float = 0.0
     seed: int = 0
     val_fraction: float = 0.1
     grad_clip: float = 100.0

@@ -49,7 +49,8 @@ def temporal_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
 
 
 def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
-    """Stage 2: reconstruction + balanced KL + goal-conditioned reward + continue."""
+    """Stage 2: reconstruction + balanced KL + goal-conditioned reward + continue (+ the
+    environment state, when the model has a state head)."""
     parts = {
         "encoder": wm.encoder,
         "rssm": wm.rssm,
@@ -57,6 +58,8 @@ def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
         "reward_head": wm.reward_head,
         "continue_head": wm.continue_head,
     }
+    if wm.state_head is not None:  # the auxiliary state loss (loss.state > 0)
+        parts["state_head"] = wm.state_head
     params = [p for m in parts.values() for p in m.parameters()]
     opt = _adam(params, cfg.world_model.lr)
 

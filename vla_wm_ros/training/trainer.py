@@ -30,6 +30,7 @@ from safetensors.torch import save_file
 from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
 from vla_wm_ros.data.frame_store import FrameStore
+from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.language.encoder import SentenceEncoder
@@ -60,12 +61,22 @@ def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> Wo
             "make a square copy with `vla-wm data import --image-size 64`"
         )
     encoder = dataclasses.replace(model.encoder, image_size=spec.image_shape[0])
+    loss = model.loss
+    if cfg.environment_state_loss:
+        loss = dataclasses.replace(loss, state=cfg.environment_state_loss)
+    if loss.state and not spec.environment_state_dim:
+        raise TrainError(
+            f"{dataset.root}: has no observation.environment_state for the state loss "
+            "(loss.state / environment_state_loss); simulator data from `vla-wm collect` has it"
+        )
     out = dataclasses.replace(
         model,
         action_dim=spec.action_dim,
         proprio_dim=spec.state_dim,
         goal_dim=goal_dim,
+        environment_state_dim=spec.environment_state_dim if loss.state else 0,
         encoder=encoder,
+        loss=loss,
     )
     out.validate()
     return out
@@ -133,7 +144,13 @@ def train(
     run["split"] = {"seed": cfg.seed, "val_fraction": cfg.val_fraction, "val_episodes": held_out}
     run["dataset"] = {"episodes": dataset.num_episodes, "frames": dataset.num_frames}
     torch.manual_seed(cfg.seed)
-    wm = load_checkpoint(out / MODEL_DIR) if (out / MODEL_DIR).is_dir() else WorldModel(mcfg)
+    if (out / MODEL_DIR).is_dir():
+        wm = load_checkpoint(out / MODEL_DIR)
+    else:
+        wm = WorldModel(mcfg)
+        if wm.state_head is not None:
+            moments = dataset.moments()[ENV_STATE]  # the state head predicts in its units
+            wm.state_head.set_scale(moments.mean, moments.std)
     run["speed"] = apply_speed(wm, cfg.speed)
     (out / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
     store = FrameStore(dataset, train_eps, progress) if cfg.speed.preload else None
