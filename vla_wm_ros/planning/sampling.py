@@ -122,11 +122,8 @@ class SamplingPlanner:
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
         if self._whole_plan_fits(samples, deadline):
-            scores, done, cut_reason = (
-                self._whole_plan(features[0, :1], context),
-                cfg.iterations,
-                "",
-            )
+            scores = self._whole_plan(features[0, :1], context)
+            done, cut_reason = cfg.iterations, ""
         else:
             scores, done, cut_reason = self._iterations(context, samples, deadline, start)
         if samples < cfg.samples:
