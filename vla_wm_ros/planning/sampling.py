@@ -10,7 +10,8 @@ Q ensemble's spread at every step and a disagreement penalty, and refits the mea
 to the elites with weights chosen by the subclass. The plan is the final mean or the best
 sample. Buffers are allocated once per sample count. The score is planning/score.py's;
 under a deadline the work shrinks (iterations, then samples: planning/budget.py) and the
-plan says so in its reason.
+plan says so in its reason. A model that compiles the whole plan as one graph
+(planning/precision.py) runs it that way where it fits the deadline, same math.
 """
 
 from __future__ import annotations
