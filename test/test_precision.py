@@ -197,7 +197,7 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
     # from the same noise it refits to the same mean (up to elites that bf16 rounding
     # swaps where two returns are nearly equal).
     whole, means = planner._whole, {}
-    assert whole is not None and planner._whole_ms is None
+    assert whole is not None and whole.ms is None
     for name in ("iterations", "whole"):
         planner.reset()
         torch.manual_seed(7)
@@ -205,13 +205,15 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
         planner._whole = whole if name == "whole" else None
         assert planner.plan(belief, goal).status == "ok"
         means[name] = planner._mean.clone()
-    assert planner._whole_ms is not None  # the second plan ran as one graph
+    assert whole.ms is not None  # the second plan ran as one graph
     gap = float((means["whole"] - means["iterations"]).abs().max())
     assert gap <= (1e-4 if dtype == torch.float32 else 0.05), gap
-    now, took = time.monotonic(), planner._whole_ms / 1e3
-    assert planner._whole_plan_fits(cfg.mppi.samples, now + 2 * took)
-    assert not planner._whole_plan_fits(cfg.mppi.samples, now + took / 2)  # by iterations
-    assert not planner._whole_plan_fits(cfg.mppi.samples // 2, None)  # shrunk: by iterations
+    now, took, n = time.monotonic(), whole.ms / 1e3, cfg.mppi.samples
+    measured = (planner._first_ms, planner._iter_ms)
+    assert whole.fits(n, *measured, now + 2 * took)
+    assert not whole.fits(n, *measured, now + took / 2)  # by iterations
+    assert not whole.fits(n // 2, *measured, None)  # shrunk: by iterations
+    assert not whole.fits(n, None, None, None)  # the iterations not measured yet
 
 
 @pytest.mark.parametrize("norm", [True, False])

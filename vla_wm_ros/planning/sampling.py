@@ -28,8 +28,9 @@ from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.refit import elite_refit
 from vla_wm_ros.planning.result import PlanResult, deadline_result
-from vla_wm_ros.planning.score import SampleScorer, Scores
+from vla_wm_ros.planning.score import SampleScorer, Scores, choose_plan
 from vla_wm_ros.planning.uncertainty import SafetyGate
+from vla_wm_ros.planning.whole_plan import WholePlan
 
 
 class SamplingPlanner:
@@ -64,17 +65,10 @@ class SamplingPlanner:
         self._use_samples(n)
         self._first_ms: float | None = None  # first iteration's duration with all samples
         self._iter_ms: float | None = None  # duration of the last later iteration
-        # The whole plan as one graph, when the model compiles one (planning/precision.py).
-        self._whole = self.scorer.plan_graph(cfg, self.elite_weights)
-        self._whole_ms: float | None = None  # its duration
         self._context: tuple[Tensor, GoalContext] | None = None  # (goal, its terms)
-        self._plan_noise = torch.empty(
-            cfg.iterations, *self._noise.shape, device=device, dtype=dtype
-        )
-        # Start mean = lerp(shifted previous plan, actor's mode trajectory, blend), by
-        # whether there is a previous plan to warm-start from.
-        blends = {False: 1.0, True: cfg.prior_weight}
-        self._blend = {w: torch.tensor([b], device=device, dtype=dtype) for w, b in blends.items()}
+        # The whole plan as one graph, when the model compiles one (planning/precision.py).
+        graph = self.scorer.plan_graph(cfg, self.elite_weights)
+        self._whole = graph and WholePlan(graph, cfg, self._noise.shape, self._generator, low)
 
     def elite_weights(self, elite_returns: Tensor) -> Tensor:
         """Weights (k,) summing to 1 over the elites, best first."""
@@ -122,8 +116,13 @@ class SamplingPlanner:
         self._use_samples(samples)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
-        if self._whole_plan_fits(samples, deadline):
-            scores = self._whole_plan(features[0, :1], context)
+        whole = self._whole
+        if whole and whole.fits(samples, self._first_ms, self._iter_ms, deadline):
+            warm = bool(cfg.warm_start and self._has_prev)
+            scores, actions, mean, std = whole.run(features[0, :1], context, self._plan_buf, warm)
+            self._actions.copy_(actions)
+            self._mean.copy_(mean)
+            self._std.copy_(std)
             done, cut_reason = cfg.iterations, ""
         else:
             scores, done, cut_reason = self._iterations(context, samples, deadline, start)
@@ -133,7 +132,10 @@ class SamplingPlanner:
                 f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
                 + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
             )
-        expected, predicted = self._choose_plan(scores)
+        chosen, expected, predicted = choose_plan(
+            scores, self._actions, self._mean, cfg, self._kappa
+        )
+        self._plan_buf.copy_(chosen)
         self._has_prev = True
         action = torch.minimum(
             torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
@@ -194,68 +196,6 @@ class SamplingPlanner:
         if done == 1 and self._iter_ms is None:
             self._iter_ms = self._first_ms
         return scores, done, cut_reason
-
-    def _whole_plan_fits(self, samples: int, deadline: float | None) -> bool:
-        """Whether the plan runs as one graph (the model offers one and no term outside it
-        is on): with every sample, after a plan by iterations has measured them (and
-        compiled their graphs, which a later plan under a tight deadline falls back to),
-        and when its measured time (or the iterations', before it ran) fits the deadline."""
-        cfg = self.cfg
-        if self._whole is None or samples < cfg.samples or self._first_ms is None:
-            return False
-        if deadline is None:
-            return True
-        estimate = self._whole_ms
-        if estimate is None:
-            estimate = self._first_ms + (cfg.iterations - 1) * (self._iter_ms or self._first_ms)
-        return time.monotonic() + estimate / 1e3 <= deadline
-
-    def _whole_plan(self, f0: Tensor, context: GoalContext) -> Scores:
-        """Every iteration in one compiled graph (compiled_graphs.compiled_plan); its
-        duration is the whole plan's estimate: down at once, up smoothed."""
-        t0 = time.monotonic()
-        noise = self._plan_noise
-        torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
-        blend = self._blend[bool(self.cfg.warm_start and self._has_prev)]
-        out = self._whole(f0, context, (self._plan_buf, blend), noise)
-        actions, returns, first_reward, elite_returns, index, weights, spread, mean, std = out
-        self._actions.copy_(actions)
-        self._mean.copy_(mean)
-        self._std.copy_(std)
-        took, old = (time.monotonic() - t0) * 1e3, self._whole_ms
-        self._whole_ms = 0.7 * old + 0.3 * took if old is not None and took > old else took
-        return Scores(returns, first_reward, elite_returns, index, weights, spread)
-
-    def _choose_plan(self, scores: Scores) -> tuple[float, float]:
-        """Fill the plan buffer from the last iteration's scores (mean or best sample; the
-        actor's mode trajectory, row 0, when it scores within the margin of that: prior_margin
-        + uncertainty_margin x the chosen plan's discounted Q spread);
-        returns its (expected return, first-step reward). Read once per plan, not per
-        iteration: each float() waits for the device."""
-        cfg = self.cfg
-        if cfg.action_choice == "best":
-            chosen = self._actions.index_select(1, scores.index[:1])
-            expected = float(scores.elite_returns[0])
-            predicted = float(scores.first_reward[scores.index[0]])
-        else:
-            chosen = self._mean
-            expected = float(scores.weights @ scores.elite_returns)
-            predicted = float(scores.weights @ scores.first_reward.index_select(0, scores.index))
-        if self._n_pi and (cfg.prior_margin is not None or self._kappa is not None):
-            prior_return = float(scores.returns[0])
-            margin = cfg.prior_margin or 0.0
-            if self._kappa is not None:
-                spread = scores.spread
-                if cfg.action_choice == "best":
-                    uncertainty = float(spread[scores.index[0]])
-                else:
-                    uncertainty = float(scores.weights @ spread.index_select(0, scores.index))
-                margin += self._kappa * uncertainty
-            if expected - prior_return < margin:
-                self._plan_buf.copy_(self._actions[:, :1])
-                return prior_return, float(scores.first_reward[0])
-        self._plan_buf.copy_(chosen)
-        return expected, predicted
 
     def _buffers(self, f0: Tensor) -> Tensor:
         h, n, width = self.cfg.horizon, self._samples, f0.shape[-1]

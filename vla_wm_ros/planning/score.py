@@ -127,3 +127,35 @@ class SampleScorer:
             deviation = (actions.view(h * n, -1) - prior).square_().sum(-1).view(h, n)
             returns.sub_(self._discounts @ deviation, alpha=self._prior_penalty)
         return returns, rewards[0], spread
+
+
+def choose_plan(
+    scores: Scores, actions: Tensor, mean: Tensor, cfg: SamplingConfig, kappa: float | None
+) -> tuple[Tensor, float, float]:
+    """The plan to send from the last iteration's scores: the refit mean or the best sample
+    (`cfg.action_choice`), or the actor's mode trajectory (row 0 of `actions`, when there
+    are prior rows: `kappa` not None or a prior_margin) when the chosen plan does not beat
+    it by the margin: prior_margin + kappa x the chosen plan's discounted Q spread.
+    Returns (plan (H, 1, A), its expected return, its first-step reward); read once per
+    plan, not per iteration: each float() waits for the device."""
+    if cfg.action_choice == "best":
+        chosen = actions.index_select(1, scores.index[:1])
+        expected = float(scores.elite_returns[0])
+        predicted = float(scores.first_reward[scores.index[0]])
+    else:
+        chosen = mean
+        expected = float(scores.weights @ scores.elite_returns)
+        predicted = float(scores.weights @ scores.first_reward.index_select(0, scores.index))
+    if cfg.policy_samples and (cfg.prior_margin is not None or kappa is not None):
+        prior_return = float(scores.returns[0])
+        margin = cfg.prior_margin or 0.0
+        if kappa is not None:
+            spread = scores.spread
+            if cfg.action_choice == "best":
+                uncertainty = float(spread[scores.index[0]])
+            else:
+                uncertainty = float(scores.weights @ spread.index_select(0, scores.index))
+            margin += kappa * uncertainty
+        if expected - prior_return < margin:
+            return actions[:, :1], prior_return, float(scores.first_reward[0])
+    return chosen, expected, predicted
