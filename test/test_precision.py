@@ -167,7 +167,10 @@ def test_compiled_rollout_matches_the_eager_rollout_and_plans(shipped):
         q_error = float((q_got - q_want).norm() / q_want.norm())
     assert error <= (1e-5 if dtype == torch.float32 else 0.02), error
     assert float(reward_gap) <= (1e-4 if dtype == torch.float32 else 0.05)
-    assert q_error <= (1e-4 if dtype == torch.float32 else 0.05), q_error
+    # The spread is a std over 5 heads of values ~50-100x larger (the shipped value: ~1 on
+    # ~90): bf16 rounds each head's value by up to ~0.25, i.e. ~5-25 % of the spread, and
+    # the compiled and eager graphs round at different places (measured: 7 %).
+    assert q_error <= (1e-4 if dtype == torch.float32 else 0.25), q_error
     cfg = load_planner_preset("default")
     cfg.compiled_rollout = True
     cfg.mppi.iterations = 2  # the whole-plan graph unrolls every iteration: half the compile
