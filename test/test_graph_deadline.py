@@ -54,11 +54,16 @@ def test_an_overrunning_plan_is_replaced_by_the_actors_action(tmp_path):
         # when the plan came back much later: the tick's own latency is far below that.
         assert min(s.plan_time_ms for s in abandoned()) < 1000.0
         # No tick waited for a whole plan: the others are the actor's action while the
-        # abandoned plan still ran, or the planner's own prior fallback (its estimate of
-        # one iteration exceeds the budget).
-        assert all(s.status == PlanStatus.DEADLINE for s in answered()), [
-            (s.planner, s.reason) for s in answered() if s.status != PlanStatus.DEADLINE
+        # abandoned plan still ran, the planner's own prior fallback (its estimate of one
+        # iteration exceeds the budget), or, on a loaded machine, the watchdog's hold for
+        # a tick that came before the estimator had reset the belief for the new goal
+        # (a safe action, sent without planning).
+        waited = [
+            (s.planner, s.reason)
+            for s in answered()
+            if s.status != PlanStatus.DEADLINE and s.planner != "safe"
         ]
+        assert not waited, waited
         print("\n" + "\n".join(sorted({f"{s.planner}: {s.reason[:60]}" for s in answered()})))
         assert actions, "no command reached the simulator"
     finally:
