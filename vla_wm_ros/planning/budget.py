@@ -29,3 +29,12 @@ def samples_that_fit(
     while n > 1 and n * first_ms > full * left_ms:
         n //= 2
     return n if n >= min_samples else 0
+
+
+def updated_estimate(old_ms: float | None, took_ms: float) -> float:
+    """A duration estimate after a run that took `took_ms`: down at once, up smoothed, so
+    that one slow run (a cold start, a busy machine) does not stop every later plan from
+    trying."""
+    if old_ms is not None and took_ms > old_ms:
+        return 0.7 * old_ms + 0.3 * took_ms
+    return took_ms

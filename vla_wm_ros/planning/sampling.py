@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vla_wm_ros.planning.budget import samples_that_fit
+from vla_wm_ros.planning.budget import samples_that_fit, updated_estimate
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.refit import elite_refit
@@ -186,11 +186,7 @@ class SamplingPlanner:
             took = (time.monotonic() - (start if done == 1 else t_iter)) * 1e3
             if done == 1:
                 took *= cfg.samples / samples  # the estimate is for every sample
-                # Down at once, up smoothed: one slow plan (a cold start, a busy machine)
-                # must not stop every later plan from trying.
-                old = self._first_ms
-                slower = old is not None and took > old
-                self._first_ms = 0.7 * old + 0.3 * took if slower else took
+                self._first_ms = updated_estimate(self._first_ms, took)
             else:
                 self._iter_ms = took
         if done == 1 and self._iter_ms is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from vla_wm_ros.planning.budget import updated_estimate
 from vla_wm_ros.planning.config import SamplingConfig
 from vla_wm_ros.planning.model import GoalContext
 from vla_wm_ros.planning.score import Scores
@@ -34,7 +35,7 @@ class WholePlan:
     ):
         self.graph = graph
         self.cfg = cfg
-        self.ms: float | None = None  # the last whole plans' duration: down at once, up smoothed
+        self.ms: float | None = None  # whole plans' duration (budget.updated_estimate)
         self._generator = generator
         self._noise = torch.empty(
             cfg.iterations, *noise_shape, device=like.device, dtype=like.dtype
@@ -70,7 +71,6 @@ class WholePlan:
         torch.randn(noise.shape, generator=self._generator, out=noise, dtype=noise.dtype)
         out = self.graph(f0, context, (previous, self._blend[warm]), noise)
         actions, returns, first_reward, elite_returns, index, weights, spread, mean, std = out
-        took, old = (time.monotonic() - t0) * 1e3, self.ms
-        self.ms = 0.7 * old + 0.3 * took if old is not None and took > old else took
+        self.ms = updated_estimate(self.ms, (time.monotonic() - t0) * 1e3)
         scores = Scores(returns, first_reward, elite_returns, index, weights, spread)
         return scores, actions, mean, std
