@@ -60,3 +60,21 @@ def test_datasets_drawn_with_different_markers_do_not_mix():
     assert big.extra == {"goal_marker_radius": 0.05}
     assert own.mismatches(own) == [] and big.mismatches(big) == []
     assert any("goal_marker_radius" in p for p in own.mismatches(big))
+
+
+@pytest.mark.parametrize("task", ["reach", "peg-insert-side", "window-close"])
+def test_the_first_frame_and_state_show_this_placement_not_the_previous_one(task):
+    # Meta-World moves the goal site and fixtures at reset without a kinematics pass; the
+    # first frame and state must already show them where the new placement put them.
+    import mujoco
+
+    with MetaWorldEnv(task=task, seed=0, goal_marker_radius=0.05) as env:
+        for seed in (5, 6):
+            first = env.reset(seed=seed).image
+            state = env.state.copy()
+            mujoco.mj_forward(env._env.model, env._env.data)
+            np.testing.assert_array_equal(first, env.render())
+            np.testing.assert_allclose(env._env._get_obs()[:18], state[:18], atol=1e-9)
+            np.testing.assert_array_equal(state[18:36], state[:18])
+            goal = env._env.data.site("goal").xpos
+            np.testing.assert_allclose(goal, state[36:39], atol=1e-6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+import mujoco
 import numpy as np
 
 from vla_wm_ros.sim.camera import camera_fovy, pinhole_intrinsics
@@ -142,7 +143,14 @@ class MetaWorldEnv:
     def reset(self, seed: int | None = None) -> Observation:
         if seed is not None:
             self._env.seed(int(seed))
-        state, _ = self._env.reset()
+        self._env.reset()
+        # Meta-World places fixtures (model.body_pos) and the goal site after its last
+        # kinematics pass, so the first frame drew the previous placement's box, window or
+        # goal marker (up to ~20 cm off) and the state read stale handle poses. One pass
+        # more and both describe the new placement; physics is unchanged.
+        mujoco.mj_forward(self._env.model, self._env.data)
+        state = self._env._get_obs()
+        state[18:36] = state[:18]  # Meta-World's reset convention: no previous frame yet
         self._state = np.asarray(state, dtype=np.float64)
         self.steps = 0
         return self._observe()
