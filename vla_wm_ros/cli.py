@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "goal",
     "plan_view",
     "eval_closed_loop",
+    "eval_combine",
     "demo",
     "collect",
     "bag_export",

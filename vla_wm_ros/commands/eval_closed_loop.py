@@ -198,8 +198,8 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.control.model_runtime import resolve_model_dir
     from vla_wm_ros.evaluation.closed_loop_report import (
         plot_table,
-        pooled_deviation,
         print_table,
+        totals,
     )
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
@@ -230,11 +230,10 @@ def run(args: argparse.Namespace) -> int:
         "step_mode": "on_action (lock-step)",
         "planner_config": args.planner_config,
         "deviation_tolerance": args.deviation_tolerance,
+        "max_steps": args.max_steps,
+        "model": str(resolve_model_dir(args.model_dir)),
         "results": results,
-        "mean_success": {
-            m: sum(r["success_rate"] for r in results[m].values()) / len(tasks) for m in modes
-        },
-        "deviation_share": {m: pooled_deviation(results[m]) for m in modes},
+        **totals(results),
     }
     if args.plot:
         plot_table(results, Path(args.plot))

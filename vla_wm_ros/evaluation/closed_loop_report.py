@@ -53,6 +53,35 @@ def pooled_deviation(per_task: dict) -> float | None:
     return deviating / paired if paired else None
 
 
+def totals(results: dict) -> dict:
+    """Per mode: mean success over its tasks and the pooled deviation share."""
+    return {
+        "mean_success": {
+            m: sum(r["success_rate"] for r in per_task.values()) / len(per_task)
+            for m, per_task in results.items()
+        },
+        "deviation_share": {m: pooled_deviation(per_task) for m, per_task in results.items()},
+    }
+
+
+def markdown_table(results: dict) -> str:
+    """Success per task (rows) and mode (columns), the mean last: for docs and notes."""
+    modes = list(results)
+    tasks = list(next(iter(results.values())))
+    lines = [
+        "| task | " + " | ".join(modes) + " |",
+        "| --- |" + " --- |" * len(modes),
+    ]
+    for task in tasks:
+        cells = [f"{100 * results[m][task]['success_rate']:.0f} %" for m in modes]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    both = totals(results)
+    means, shares = both["mean_success"], both["deviation_share"]
+    lines.append("| **mean** | " + " | ".join(f"**{100 * means[m]:.0f} %**" for m in modes) + " |")
+    lines.append("| deviates from actor | " + " | ".join(percent(shares[m]) for m in modes) + " |")
+    return "\n".join(lines)
+
+
 def plot_table(results: dict, path: Path) -> None:
     from vla_wm_ros.evaluation.figures import pyplot, save_figure
 

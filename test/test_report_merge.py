@@ -1,0 +1,51 @@
+"""Joining closed-loop reports of separate runs: only reports of the same episodes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vla_wm_ros.cli import main
+from vla_wm_ros.evaluation.report_merge import ReportError, merge_reports
+
+RUNS = Path(__file__).resolve().parents[1] / "models" / "eval" / "closed_loop_10ep"
+ACTOR, PLANNER = RUNS / "actor.json", RUNS / "planner.json"
+
+
+def test_two_modes_of_the_same_placements_join_with_their_means():
+    merged = merge_reports([ACTOR, PLANNER])
+    assert list(merged["results"]) == ["actor", "planner"]
+    planner = json.loads(PLANNER.read_text())["results"]["planner"]
+    rates = [r["success_rate"] for r in planner.values()]
+    assert merged["mean_success"]["planner"] == pytest.approx(sum(rates) / len(rates))
+    assert merged["sources"]["planner"] == str(PLANNER)
+    assert merged["seeds"] == [9000, 9009] and merged["episodes"] == 10
+
+
+def test_other_placements_or_a_repeated_mode_are_refused_by_name(tmp_path):
+    other = json.loads(PLANNER.read_text())
+    other["seeds"] = [5000, 5009]
+    shifted = tmp_path / "shifted.json"
+    shifted.write_text(json.dumps(other))
+    with pytest.raises(ReportError, match=r"shifted\.json: seeds"):
+        merge_reports([ACTOR, shifted])
+    with pytest.raises(ReportError, match="'planner' is already in"):
+        merge_reports([PLANNER, PLANNER])
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"results": ')
+    with pytest.raises(ReportError, match=r"broken\.json: not a readable"):
+        merge_reports([ACTOR, broken])
+
+
+def test_the_command_prints_a_markdown_table_and_writes_the_plot(tmp_path, capsys):
+    png = tmp_path / "table.png"
+    args = ["eval", "combine", str(ACTOR), str(PLANNER), "--markdown", "--plot", str(png)]
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| task | actor | planner |"
+    assert len(table) == 2 + 10 + 2  # header, ten tasks, mean, deviation
+    assert table[-2].startswith("| **mean** | **62 %** |")
+    assert png.stat().st_size > 10_000
+    assert main(["eval", "combine", str(ACTOR), str(ACTOR)]) == 2

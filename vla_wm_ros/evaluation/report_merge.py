@@ -1,0 +1,59 @@
+"""Closed-loop reports of separate runs joined into one, only when they measured the same
+episodes: the same tasks, placement seeds, episode count and step limit.
+
+An ablation table is only a comparison if every mode met the same placements; running
+each mode as its own job (hours each on a small CPU) is common, so the check belongs in
+the join, not in the reader's head.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vla_wm_ros.evaluation.closed_loop_report import totals
+
+# What makes two reports' episodes the same episodes.
+SAME = ("tasks", "episodes", "seeds", "max_steps", "control_frequency", "step_mode")
+
+
+class ReportError(ValueError):
+    """Reports that cannot be joined, with the file and the reason."""
+
+
+def read_report(path: Path) -> dict:
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a readable closed-loop report ({exc})") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
+        raise ReportError(f"{path}: no 'results' (write it with `vla-wm eval closed-loop --json`)")
+    return report
+
+
+def merge_reports(paths: list[Path]) -> dict:
+    """One report with every mode of `paths`, in their order; refuses a mode twice and
+    reports whose episodes differ (a field missing from an older report is not compared)."""
+    if not paths:
+        raise ReportError("no reports given")
+    first_path, first = paths[0], read_report(paths[0])
+    merged = {key: first[key] for key in SAME if key in first}
+    merged.update(results={}, sources={}, models={})
+    for path in paths:
+        report = first if path == first_path else read_report(path)
+        for key in SAME:
+            if key in report and key in merged and report[key] != merged[key]:
+                raise ReportError(
+                    f"{path}: {key} {report[key]!r} differs from {first_path}'s "
+                    f"{merged[key]!r}; its episodes are not the same episodes"
+                )
+            if key in report:
+                merged.setdefault(key, report[key])
+        for mode, per_task in report["results"].items():
+            if mode in merged["results"]:
+                raise ReportError(f"{path}: mode {mode!r} is already in {merged['sources'][mode]}")
+            merged["results"][mode] = per_task
+            merged["sources"][mode] = str(path)
+            merged["models"][mode] = report.get("model")
+    merged.update(totals(merged["results"]))
+    return merged
