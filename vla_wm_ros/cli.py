@@ -35,6 +35,7 @@ COMMANDS: list[str] = [
     "average",
     "eval_world_model",
     "eval_probe",
+    "eval_view_probe",
     "eval_actor",
     "bench_imagine",
     "bench_planner",
