@@ -24,7 +24,8 @@ def test_first_frames_carry_the_goal_and_object_of_each_placement():
 
 def test_errors_are_distances_in_cm_against_an_image_blind_guess():
     truth = np.array([[0.0, 0.0, 0.0, 0.1, 0.0, 0.0], [0.0, 0.1, 0.0, 0.1, 0.0, 0.0]])
-    out = errors_cm(truth + [0.03, 0, 0, 0, 0, 0.04], truth, np.zeros(6))
+    offset = np.array([0.03, 0, 0, 0, 0, 0.04])
+    out = errors_cm(truth + offset, truth, np.zeros(6))
     assert out["goal"]["cm"] == pytest.approx(3.0)
     assert out["object"]["cm"] == pytest.approx(4.0)
     assert out["goal"]["mean_guess_cm"] == pytest.approx(5.0)  # (0 + 10) / 2
