@@ -18,10 +18,8 @@ from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.sim.state_layout import STATE_SLICES
 from vla_wm_ros.training.value_data import filter_transitions
-
-# Slices of Meta-World's 39-float observation vector (hand xyz, first object xyz, goal xyz).
-STATE_SLICES = {"hand": slice(0, 3), "object": slice(4, 7), "goal": slice(36, 39)}
 
 
 @dataclass

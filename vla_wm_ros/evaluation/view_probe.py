@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
-from vla_wm_ros.evaluation.belief_probe import STATE_SLICES
+from vla_wm_ros.sim.state_layout import STATE_SLICES
+
+# torch is imported inside the functions that train: `vla-wm --help` builds this
+# command's parser (and reads ViewProbeConfig) without it.
 
 # Placement seeds: training and test ranges apart from each other, from the reserved
 # closed-loop placements (9000-9009) and from collect's hashed seeds (< 2**31).
@@ -54,40 +55,40 @@ def first_frames(task: str, cfg: ViewProbeConfig, seeds: range) -> tuple[np.ndar
     return np.stack(images), np.stack(targets).astype(np.float32)
 
 
-class FrameRegressor(nn.Module):
+def frame_regressor(image_size: int, outputs: int):
     """Four stride-2 convolutions and an MLP: small enough to train in minutes on a CPU."""
+    from torch import nn
 
-    def __init__(self, image_size: int, outputs: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        channels = 3
-        for width in (32, 64, 64, 128):
-            layers += [nn.Conv2d(channels, width, 4, 2, 1), nn.SiLU()]
-            channels = width
-        side = image_size // 16
-        self.net = nn.Sequential(
-            *layers,
-            nn.Flatten(),
-            nn.Linear(channels * side * side, 256),
-            nn.SiLU(),
-            nn.Linear(256, outputs),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)
+    layers: list[nn.Module] = []
+    channels = 3
+    for width in (32, 64, 64, 128):
+        layers += [nn.Conv2d(channels, width, 4, 2, 1), nn.SiLU()]
+        channels = width
+    side = image_size // 16
+    return nn.Sequential(
+        *layers,
+        nn.Flatten(),
+        nn.Linear(channels * side * side, 256),
+        nn.SiLU(),
+        nn.Linear(256, outputs),
+    )
 
 
-def _as_input(images: np.ndarray) -> torch.Tensor:
+def _as_input(images: np.ndarray):
+    import torch
+
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
 
 
 def fit_regressor(images: np.ndarray, targets: np.ndarray, cfg: ViewProbeConfig):
     """Standardised-MSE fit with +-2 pixel shifts (so it reads positions, not pixels)."""
+    import torch
+
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     mean, std = targets.mean(0), targets.std(0) + 1e-6
     x, y = _as_input(images), torch.from_numpy((targets - mean) / std)
-    model = FrameRegressor(images.shape[1], targets.shape[1])
+    model = frame_regressor(images.shape[1], targets.shape[1])
     opt = torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     for _ in range(cfg.steps):
@@ -127,6 +128,8 @@ def probe_view(task: str, cfg: ViewProbeConfig) -> dict:
     test_x, test_y = first_frames(
         task, cfg, range(TEST_SEED_BASE, TEST_SEED_BASE + cfg.test_placements)
     )
+    import torch
+
     model, mean, std = fit_regressor(train_x, train_y, cfg)
     with torch.no_grad():
         predicted = model(_as_input(test_x)).numpy() * std + mean
