@@ -203,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
+    from vla_wm_ros.paths import DEFAULT_MODEL
 
     try:
         wm = load_checkpoint(resolve_model_dir(args.model_dir))
@@ -231,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
         "planner_config": args.planner_config,
         "deviation_tolerance": args.deviation_tolerance,
         "max_steps": args.max_steps,
-        "model": str(resolve_model_dir(args.model_dir)),
+        # As the user named it (not this machine's path): reports get committed and shared.
+        "model": args.model_dir or f"{DEFAULT_MODEL} (shipped)",
         "results": results,
         **totals(results),
     }

@@ -36,19 +36,20 @@ def merge_reports(paths: list[Path]) -> dict:
     reports whose episodes differ (a field missing from an older report is not compared)."""
     if not paths:
         raise ReportError("no reports given")
-    first_path, first = paths[0], read_report(paths[0])
+    reports = [(path, read_report(path)) for path in paths]
+    first_path, first = reports[0]
     merged = {key: first[key] for key in SAME if key in first}
     merged.update(results={}, sources={}, models={})
-    for path in paths:
-        report = first if path == first_path else read_report(path)
+    for path, report in reports:
         for key in SAME:
-            if key in report and key in merged and report[key] != merged[key]:
+            if key not in report:
+                continue
+            if key in merged and report[key] != merged[key]:
                 raise ReportError(
                     f"{path}: {key} {report[key]!r} differs from {first_path}'s "
                     f"{merged[key]!r}; its episodes are not the same episodes"
                 )
-            if key in report:
-                merged.setdefault(key, report[key])
+            merged[key] = report[key]
         for mode, per_task in report["results"].items():
             if mode in merged["results"]:
                 raise ReportError(f"{path}: mode {mode!r} is already in {merged['sources'][mode]}")
