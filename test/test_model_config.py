@@ -61,6 +61,15 @@ def test_wrong_type_is_named():
         ({"actor_critic": {"gamma": 1.5}}, "gamma: must be in"),
         ({"encoder": {"backbone": "none"}, "proprio_dim": 0}, "nothing to see"),
         ({"encoder": {"backbone": "pretrained"}}, "needs a local model directory"),
+        ({"loss": {"view_state": 1.0}}, r"loss\.view_state needs environment_state_dim"),
+        (
+            {
+                "loss": {"view_state": 1.0},
+                "environment_state_dim": 39,
+                "encoder": {"backbone": "none"},
+            },
+            r"loss\.view_state needs an image backbone",
+        ),
     ],
 )
 def test_impossible_sizes_are_refused(data, message):

@@ -296,8 +296,9 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
     """environment_state_loss > 0: a training-only head decodes the simulator's state from
     the latent; after training it tells the hand's position (the part of the state a tiny
     model learns in a few hundred steps) far better than the mean does, the checkpoint
-    keeps the data's scale, and the planner's reduced copy leaves the head out. Data
-    without the state is refused by name."""
+    keeps the data's scale, and the planner's reduced copy leaves the head out. The
+    view-state head (view_state_loss > 0) does the same from one frame's image features,
+    with no history and no proprioception. Data without the state is refused by name."""
     from vla_wm_ros.data.loader import SequenceLoader
     from vla_wm_ros.data.reader import EpisodeDataset
     from vla_wm_ros.planning.precision import planning_copy
@@ -305,25 +306,33 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
     cfg = dataclasses.replace(
         load_train_preset("tiny"),
         environment_state_loss=1.0,
+        view_state_loss=1.0,
         world_model=StageConfig(steps=200, batch_size=8, seq_len=8, lr=3e-3),
     )
     out = tmp_path / "run"
     train(sim_data, out, cfg, ["world_model"], progress=False, embedder=embedder)
-    assert all(row["state"] > 0 for row in read_curve(out, "world_model"))
+    assert all(row["state"] > 0 and row["view_state"] > 0 for row in read_curve(out, "world_model"))
     wm = load_checkpoint(out / MODEL_DIR).eval()
     moments = EpisodeDataset(sim_data).moments()["observation.environment_state"]
-    assert wm.cfg.loss.state == 1.0 and wm.cfg.environment_state_dim == 39
-    np.testing.assert_allclose(wm.state_head.mean.numpy(), moments.mean, rtol=1e-5, atol=1e-6)
+    assert wm.cfg.loss.state == 1.0 and wm.cfg.loss.view_state == 1.0
+    assert wm.cfg.environment_state_dim == 39
+    for head in (wm.state_head, wm.view_state_head):
+        np.testing.assert_allclose(head.mean.numpy(), moments.mean, rtol=1e-5, atol=1e-6)
     loader = SequenceLoader(sim_data, 16, 16, "train", seed=1, embedder=embedder)
     batch = loader.sample()
     with torch.no_grad():
         feature = wm.rssm.feature(wm.observe(batch, sample=False).posterior)
         hand = wm.state_head(feature)[..., :3]
+        image = batch["image"].flatten(0, 1)  # frames one by one: no history to lean on
+        seen = wm.encoder.image(image.float() / 255.0)
+        hand_in_view = wm.view_state_head(seen)[..., :3].reshape(hand.shape)
     target = batch["environment_state"][..., :3]
-    error = float((hand - target).pow(2).mean())
     spread = float((target - target.mean((0, 1))).pow(2).mean())
-    assert error < 0.25 * spread, (error, spread)
-    assert planning_copy(wm, torch.bfloat16).state_head is None
+    for guess in (hand, hand_in_view):
+        error = float((guess - target).pow(2).mean())
+        assert error < 0.25 * spread, (error, spread)
+    reduced = planning_copy(wm, torch.bfloat16)
+    assert reduced.state_head is None and reduced.view_state_head is None
 
     no_state = tmp_path / "colour"
     colour_world(no_state, episodes=2, steps=10, size=16, seed=0)
@@ -331,3 +340,32 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
         train(
             no_state, tmp_path / "refused", cfg, ["world_model"], progress=False, embedder=embedder
         )
+
+
+def test_a_run_can_start_from_a_checkpoint(sim_data, embedder, tmp_path):
+    """init_from: the new run starts with the checkpoint's architecture and weights (the
+    encoder of a run that trained only stage 3 is the source's, bit for bit), adds the
+    training-only heads its config asks for, records where it started, and refuses a
+    checkpoint whose sizes disagree with the data, naming it."""
+    from vla_wm_ros.models.checkpoint import read_meta, save_checkpoint
+    from vla_wm_ros.models.world_model import WorldModel
+    from vla_wm_ros.training.init_model import InitError
+
+    small = StageConfig(steps=3, batch_size=4, seq_len=8)
+    cfg = dataclasses.replace(load_train_preset("tiny"), world_model=small, dynamics=small)
+    train(sim_data, tmp_path / "a", cfg, ["world_model"], progress=False, embedder=embedder)
+    source_dir = tmp_path / "a" / MODEL_DIR
+    source = load_checkpoint(source_dir)
+    started = dataclasses.replace(cfg, init_from=str(source_dir), view_state_loss=1.0)
+    train(sim_data, tmp_path / "b", started, ["dynamics"], progress=False, embedder=embedder)
+    wm = load_checkpoint(tmp_path / "b" / MODEL_DIR)
+    for name, value in source.encoder.state_dict().items():
+        assert torch.equal(value, wm.encoder.state_dict()[name]), name
+    assert wm.view_state_head is not None and wm.cfg.loss.view_state == 1.0
+    assert source.view_state_head is None
+    assert read_meta(tmp_path / "b" / MODEL_DIR)["started_from"] == str(source_dir)
+
+    save_checkpoint(WorldModel(dataclasses.replace(source.cfg, action_dim=3)), tmp_path / "odd")
+    odd = dataclasses.replace(cfg, init_from=str(tmp_path / "odd"))
+    with pytest.raises(InitError, match=r"odd: action_dim is 3, the data gives 4"):
+        train(sim_data, tmp_path / "c", odd, ["dynamics"], progress=False, embedder=embedder)

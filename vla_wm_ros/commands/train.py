@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument(
+        "--init-from",
+        help="start from this checkpoint's architecture and weights (a fine-tune; new "
+        "training-only state heads start fresh) instead of a fresh preset model",
+    )
+    parser.add_argument(
         "--stop-after", type=int, help="stop (state saved) after this many steps in this call"
     )
     parser.add_argument(
@@ -60,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_yaml(TrainConfig, args.config) if args.config else load_train_preset(args.preset)
         if args.seed is not None:
             cfg = dataclasses.replace(cfg, seed=args.seed)
+        if args.init_from:
+            cfg = dataclasses.replace(cfg, init_from=args.init_from)
         stages = [s for s in args.stages.split(",") if s]
         with distributed.process_group("cpu"):
             summary = train(args.data, args.out, cfg, stages, args.resume, args.stop_after)

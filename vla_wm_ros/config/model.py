@@ -210,9 +210,15 @@ class LossConfig:
     # poses, standardised) from the latent, so that the belief holds where things are;
     # 0 = no state head. Needs data with observation.environment_state.
     state: float = 0.0
+    # The same state decoded from each frame's image features alone (no history, no
+    # proprioception): the latent can answer `state` by remembering which training episode
+    # it is in; a per-frame head can only answer by reading the pixels, which is what
+    # carries over to placements never seen. 0 = no such head. Needs an image backbone.
+    view_state: float = 0.0
 
     def validate(self) -> None:
         non_negative(image=self.image, proprio=self.proprio, reward=self.reward, state=self.state)
+        non_negative(view_state=self.view_state)
         non_negative(cont=self.cont, kl_dyn=self.kl_dyn, kl_rep=self.kl_rep)
         non_negative(free_nats=self.free_nats)
 
@@ -224,7 +230,7 @@ class WorldModelConfig:
     action_dim: int = 7
     proprio_dim: int = 4
     goal_dim: int = 384  # sentence-embedding size (all-MiniLM-L6-v2)
-    environment_state_dim: int = 0  # the state head's output (loss.state > 0), from the data
+    environment_state_dim: int = 0  # the state heads' output (loss.state/view_state > 0)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     rssm: RSSMConfig = field(default_factory=RSSMConfig)
@@ -246,8 +252,13 @@ class WorldModelConfig:
                 raise ConfigError(f"{name}.{exc}") from None
         positive(action_dim=self.action_dim, goal_dim=self.goal_dim)
         non_negative(proprio_dim=self.proprio_dim, environment_state_dim=self.environment_state_dim)
-        if self.loss.state and not self.environment_state_dim:
-            raise ConfigError("loss.state needs environment_state_dim > 0 (the data's state size)")
+        for name in ("state", "view_state"):
+            if getattr(self.loss, name) and not self.environment_state_dim:
+                raise ConfigError(
+                    f"loss.{name} needs environment_state_dim > 0 (the data's state size)"
+                )
+        if self.loss.view_state and self.encoder.backbone == "none":
+            raise ConfigError("loss.view_state needs an image backbone (encoder.backbone)")
         if self.encoder.backbone == "none" and self.proprio_dim == 0:
             raise ConfigError("encoder.backbone: 'none' needs proprio_dim > 0 (nothing to see)")
 

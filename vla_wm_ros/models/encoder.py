@@ -71,6 +71,13 @@ class ObservationEncoder(nn.Module):
 
     def forward(self, image: Tensor | None, proprio: Tensor | None) -> Tensor:
         """(..., 3, H, W) images and (..., P) proprioception -> (..., embed_dim)."""
+        return self.with_image_features(image, proprio)[0]
+
+    def with_image_features(
+        self, image: Tensor | None, proprio: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """The embedding and the image backbone's per-frame features (..., image out_dim)
+        (None without an image backbone): the view-state head reads the latter."""
         parts = []
         lead = None
         if self.image is not None:
@@ -91,4 +98,6 @@ class ObservationEncoder(nn.Module):
             lead = proprio.shape[:-1] if lead is None else lead
             parts.append(self.proprio(proprio.reshape(-1, self.proprio_dim).float()))
         embed = self.fuse(torch.cat(parts, dim=-1))
-        return embed.reshape(*lead, embed.shape[-1])
+        seen = parts[0] if self.image is not None else None
+        seen = None if seen is None else seen.reshape(*lead, seen.shape[-1])
+        return embed.reshape(*lead, embed.shape[-1]), seen

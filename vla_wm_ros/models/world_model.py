@@ -4,7 +4,8 @@ Parts: observation encoder, RSSM, observation decoder, goal-conditioned reward h
 continue head (logits), goal-conditioned actor and critic (+ target critic), return
 normaliser, and the optional stage-3 latent dynamics model, temporal history encoder,
 offline value (Q ensemble + V fitted on recorded transitions, `vla-wm train-value`) and
-training-only environment-state head (loss.state > 0).
+training-only environment-state heads (on the latent, loss.state > 0; on each frame's
+image features, loss.view_state > 0).
 Loss functions are pure apart from the return normaliser's EMA; training loops live in
 `training/`.
 
@@ -12,7 +13,7 @@ Batch format (every tensor (B, T, ...)): image uint8 (B,T,3,H,W) [absent for
 proprio-only models], proprio (B,T,P), prev_action (B,T,A) (a_{t-1}, zero at episode
 start), reward (B,T) (reward of arriving at t), is_first (B,T), is_terminal (B,T),
 goal (B,G) (instruction embedding; (B,T,G) also accepted), environment_state (B,T,S)
-(simulator data, read when loss.state > 0).
+(simulator data, read when loss.state or loss.view_state > 0).
 """
 
 from __future__ import annotations
@@ -98,6 +99,13 @@ class WorldModel(nn.Module):
             if cfg.loss.state
             else None
         )
+        self.view_state_head = (
+            StateHead(
+                self.encoder.image.out_dim, size, heads.hidden, heads.layers, heads.act, heads.norm
+            )
+            if cfg.loss.view_state and self.encoder.image is not None
+            else None
+        )
 
     # --- the calls planners and the state estimator make -------------------------------
 
@@ -145,14 +153,21 @@ class WorldModel(nn.Module):
 
     def observe(self, batch: dict[str, Tensor], sample: bool = True) -> ObserveResult:
         """Filter a batch's sequences (posterior and prior for every step)."""
+        return self._observe(batch, sample)[0]
+
+    def _observe(
+        self, batch: dict[str, Tensor], sample: bool
+    ) -> tuple[ObserveResult, Tensor | None]:
+        """observe, plus each frame's image features (for the view-state head)."""
         _check_batch(batch, self.cfg, self.encoder.uses_image)
-        embeds = self.encoder(batch.get("image"), batch.get("proprio"))
-        return self.rssm.observe(embeds, batch["prev_action"], batch["is_first"], sample=sample)
+        embeds, seen = self.encoder.with_image_features(batch.get("image"), batch.get("proprio"))
+        obs = self.rssm.observe(embeds, batch["prev_action"], batch["is_first"], sample=sample)
+        return obs, seen
 
     def world_model_loss(self, batch: dict[str, Tensor]) -> WorldModelLoss:
         """Reconstruction (image, proprio) + balanced free-bits KL + reward + continue."""
         w = self.cfg.loss
-        obs = self.observe(batch)
+        obs, seen = self._observe(batch, sample=True)
         feat = self.rssm.feature(obs.posterior)
         decoded = self.decoder(feat)
         terms: dict[str, Tensor] = {}
@@ -179,6 +194,9 @@ class WorldModel(nn.Module):
         if self.state_head is not None:
             terms["state"] = self.state_head.loss(feat, batch["environment_state"])
             total = total + w.state * terms["state"]
+        if self.view_state_head is not None:
+            terms["view_state"] = self.view_state_head.loss(seen, batch["environment_state"])
+            total = total + w.view_state * terms["view_state"]
         terms = {k: v.detach() for k, v in terms.items()}
         terms["total"] = total.detach()
         return WorldModelLoss(total, terms, obs.posterior)
@@ -208,7 +226,7 @@ def _check_batch(batch: dict[str, Tensor], cfg: WorldModelConfig, uses_image: bo
         required["image"] = (3, cfg.encoder.image_size, cfg.encoder.image_size)
     if cfg.proprio_dim:
         required["proprio"] = (cfg.proprio_dim,)
-    if cfg.loss.state:
+    if cfg.loss.state or cfg.loss.view_state:
         required["environment_state"] = (cfg.environment_state_dim,)
     if "goal" not in batch:
         raise KeyError("batch: missing key 'goal' (instruction embedding, (B, G))")

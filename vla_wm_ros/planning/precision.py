@@ -219,7 +219,7 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
 def planning_copy(world_model, dtype: torch.dtype):
     """A copy in `dtype` of the parts of `world_model` a sampling planner reads: the RSSM,
     the reward, actor and critic heads, the offline V and Q heads and ensemble dynamics.
-    The observation encoder, decoder, temporal encoder, continue head, state head and the
+    The observation encoder, decoder, temporal encoder, continue head, state heads and the
     target networks are left out (None in the copy), not duplicated: the reduced copy would
     otherwise hold a second image model that planning never runs."""
     wm = world_model
@@ -228,8 +228,7 @@ def planning_copy(world_model, dtype: torch.dtype):
         skip.append(wm.dynamics)
     if wm.offline_value is not None:
         skip.append(wm.offline_value.target_q)
-    if wm.state_head is not None:  # a training target only
-        skip.append(wm.state_head)
+    skip += [head for head in (wm.state_head, wm.view_state_head) if head is not None]
     memo = {id(module): None for module in skip}
     return copy.deepcopy(wm, memo).to(dtype).requires_grad_(False)
 

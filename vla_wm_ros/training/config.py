@@ -64,6 +64,13 @@ class TrainConfig:
     # and goal poses) from its latent, with this weight (the preset's loss.state otherwise);
     # needs data with observation.environment_state (`vla-wm collect`).
     environment_state_loss: float = 0.0
+    # > 0: decode the same state from each frame's image features alone (loss.view_state):
+    # the encoder must read object and goal from the pixels, which carries over to new
+    # placements where the latent's own head can memorise the training episodes instead.
+    view_state_loss: float = 0.0
+    # A checkpoint directory to start from (its architecture and weights; new training-only
+    # heads start fresh); empty: a fresh model from the preset `model`.
+    init_from: str = ""
     seed: int = 0
     val_fraction: float = 0.1
     grad_clip: float = 100.0

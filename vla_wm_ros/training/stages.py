@@ -60,6 +60,8 @@ def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
     }
     if wm.state_head is not None:  # the auxiliary state loss (loss.state > 0)
         parts["state_head"] = wm.state_head
+    if wm.view_state_head is not None:  # the per-frame one (loss.view_state > 0)
+        parts["view_state_head"] = wm.view_state_head
     params = [p for m in parts.values() for p in m.parameters()]
     opt = _adam(params, cfg.world_model.lr)
 

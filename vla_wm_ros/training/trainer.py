@@ -30,7 +30,6 @@ from safetensors.torch import save_file
 from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
 from vla_wm_ros.data.frame_store import FrameStore
-from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.language.encoder import SentenceEncoder
@@ -41,6 +40,7 @@ from vla_wm_ros.sim import observation
 from vla_wm_ros.training import distributed
 from vla_wm_ros.training import stages as S
 from vla_wm_ros.training.config import STAGES, StageConfig, TrainConfig
+from vla_wm_ros.training.init_model import initial_model
 from vla_wm_ros.training.loop import RunContext, run_stage
 from vla_wm_ros.training.speed import apply_speed
 
@@ -64,17 +64,21 @@ def model_config(cfg: TrainConfig, dataset: EpisodeDataset, goal_dim: int) -> Wo
     loss = model.loss
     if cfg.environment_state_loss:
         loss = dataclasses.replace(loss, state=cfg.environment_state_loss)
-    if loss.state and not spec.environment_state_dim:
+    if cfg.view_state_loss:
+        loss = dataclasses.replace(loss, view_state=cfg.view_state_loss)
+    wants_state = bool(loss.state or loss.view_state)
+    if wants_state and not spec.environment_state_dim:
         raise TrainError(
             f"{dataset.root}: has no observation.environment_state for the state loss "
-            "(loss.state / environment_state_loss); simulator data from `vla-wm collect` has it"
+            "(loss.state / environment_state_loss, loss.view_state / view_state_loss); "
+            "simulator data from `vla-wm collect` has it"
         )
     out = dataclasses.replace(
         model,
         action_dim=spec.action_dim,
         proprio_dim=spec.state_dim,
         goal_dim=goal_dim,
-        environment_state_dim=spec.environment_state_dim if loss.state else 0,
+        environment_state_dim=spec.environment_state_dim if wants_state else 0,
         encoder=encoder,
         loss=loss,
     )
@@ -147,10 +151,9 @@ def train(
     if (out / MODEL_DIR).is_dir():
         wm = load_checkpoint(out / MODEL_DIR)
     else:
-        wm = WorldModel(mcfg)
-        if wm.state_head is not None:
-            moments = dataset.moments()[ENV_STATE]  # the state head predicts in its units
-            wm.state_head.set_scale(moments.mean, moments.std)
+        wm = initial_model(mcfg, cfg.init_from, dataset)
+    if cfg.init_from:
+        run["started_from"] = cfg.init_from
     run["speed"] = apply_speed(wm, cfg.speed)
     (out / "run.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
     store = FrameStore(dataset, train_eps, progress) if cfg.speed.preload else None
@@ -242,7 +245,7 @@ def _finish_stage(
         "last": {k: round(float(v), 5) for k, v in summary["last"].items()},
     }
     run["data"] = str(Path(data).absolute())
-    keys = ("stages", "data", "split", META_KEY, observation.META_KEY)
+    keys = ("stages", "data", "split", "started_from", META_KEY, observation.META_KEY)
     meta = {k: run[k] for k in keys if k in run}
     save_checkpoint(wm, out / MODEL_DIR, extra=meta)
     for kind, model in extras.items():

@@ -1,0 +1,61 @@
+"""The model a new training run starts from: fresh from the preset, or (`init_from`) an
+existing checkpoint's weights and architecture, with the run's auxiliary state heads added.
+
+Starting from a checkpoint keeps what it learned (a fine-tune on more data, or with a new
+training-only head) without a script that edits state dicts by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vla_wm_ros.config.model import WorldModelConfig
+from vla_wm_ros.data.layout import ENV_STATE
+from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.models.checkpoint import load_checkpoint
+from vla_wm_ros.models.world_model import WorldModel
+
+# Training-only heads: the only parameters a started-from checkpoint may lack or carry.
+AUXILIARY = ("state_head.", "view_state_head.")
+
+
+class InitError(ValueError):
+    pass
+
+
+def started_config(source: WorldModelConfig, run: WorldModelConfig, where: str) -> WorldModelConfig:
+    """The source's architecture with the run's state losses; data of other sizes is refused
+    (`where` names the checkpoint in the error)."""
+    for name in ("action_dim", "proprio_dim", "goal_dim"):
+        if getattr(source, name) != getattr(run, name):
+            raise InitError(
+                f"init_from {where}: {name} is {getattr(source, name)}, the data gives "
+                f"{getattr(run, name)}"
+            )
+    if source.encoder.image_size != run.encoder.image_size:
+        raise InitError(
+            f"init_from {where}: sees {source.encoder.image_size}px images, the data has "
+            f"{run.encoder.image_size}px"
+        )
+    loss = dataclasses.replace(source.loss, state=run.loss.state, view_state=run.loss.view_state)
+    return dataclasses.replace(source, loss=loss, environment_state_dim=run.environment_state_dim)
+
+
+def initial_model(run_cfg: WorldModelConfig, init_from: str, dataset: EpisodeDataset) -> WorldModel:
+    """A new run's model. The training-only state heads always start fresh (a source's own
+    heads are dropped), predicting in this data's units."""
+    if init_from:
+        source = load_checkpoint(init_from)
+        wm = WorldModel(started_config(source.cfg, run_cfg, str(init_from)))
+        state = {k: v for k, v in source.state_dict().items() if not k.startswith(AUXILIARY)}
+        missing, unexpected = wm.load_state_dict(state, strict=False)
+        odd = [k for k in [*missing, *unexpected] if not k.startswith(AUXILIARY)]
+        if odd:
+            raise InitError(f"init_from {init_from}: parameters do not match: {odd[:5]}")
+    else:
+        wm = WorldModel(run_cfg)
+    heads = [h for h in (wm.state_head, wm.view_state_head) if h is not None]
+    if heads:
+        moments = dataset.moments()[ENV_STATE]
+        for head in heads:
+            head.set_scale(moments.mean, moments.std)
+    return wm
