@@ -91,3 +91,33 @@ def test_ridge_cv_keeps_an_episode_in_one_fold_and_refuses_empty_folds():
     np.testing.assert_allclose(pred, 2 * x + 1, atol=1e-4)  # a line is recovered out of fold
     with pytest.raises(ValueError, match="fold 3 is empty"):
         ridge_cv(x, x, groups % 3, folds=4, ridge=1.0)
+
+
+def test_the_checkpoints_own_state_heads_are_scored_on_the_same_rows(model, tmp_path):
+    """A checkpoint with a state head and a view-state head has both guesses scored; heads
+    that always answer the data's mean state score exactly the mean guess's error (and a
+    checkpoint without heads reports none)."""
+    import dataclasses
+
+    import torch
+
+    from vla_wm_ros.data.layout import ENV_STATE
+    from vla_wm_ros.models.world_model import WorldModel
+
+    _world(tmp_path / "data", goal_drawn=True)
+    dataset = EpisodeDataset(tmp_path / "data")
+    loss = dataclasses.replace(model.cfg.loss, state=1.0, view_state=1.0)
+    headed = WorldModel(dataclasses.replace(model.cfg, environment_state_dim=39, loss=loss))
+    headed.load_state_dict(model.state_dict(), strict=False)
+    mean = dataset.moments()[ENV_STATE].mean
+    for head in (headed.state_head, headed.view_state_head):
+        last = [m for m in head.net.modules() if isinstance(m, torch.nn.Linear)][-1]
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
+        head.set_scale(mean, np.ones(39))
+    cfg = ProbeConfig(targets=("goal",), first_steps=0, folds=5, ridge=30.0)
+    goal = probe_belief(headed, dataset, ["reach"], embed, cfg)["tasks"]["reach"]["goal"]
+    for key in ("state_head_cm", "view_head_cm"):
+        assert goal[key] == pytest.approx(goal["mean_guess_error_cm"], abs=0.02), goal
+    plain = probe_belief(model, dataset, ["reach"], embed, cfg)["tasks"]["reach"]["goal"]
+    assert not [k for k in plain if k.endswith("head_cm")]

@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"probe on the first {cfg.first_steps} steps, {cfg.folds}-fold by episode (cm):")
     for task, row in report["tasks"].items():
         cells = [
-            f"{t} {row[t]['error_cm']:.1f} (mean guess {row[t]['mean_guess_error_cm']:.1f})"
+            f"{t} {row[t]['error_cm']:.1f} (mean guess {row[t]['mean_guess_error_cm']:.1f}"
+            + "".join(f", {k[:-3]} {v:.1f}" for k, v in row[t].items() if k.endswith("head_cm"))
+            + ")"
             for t in targets
         ]
         print(f"  {task:<22} {row['episodes']:>3} episodes  " + "  ".join(cells))

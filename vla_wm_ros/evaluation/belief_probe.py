@@ -6,6 +6,11 @@ world model's posterior features to a slice of it, fitted and scored on differen
 episodes (k-fold by episode), measures how well the belief locates that quantity. Scored
 on an episode's first steps, before the hand moves, it isolates what the camera shows:
 an expert's hand drifting towards the goal would otherwise reveal the goal by itself.
+
+A checkpoint trained with a state head (on the belief) or a view-state head (on each
+frame's image features) also has its own guess scored on the same rows: those heads were
+fitted on the training data only, so their error on unseen placements is what carried over
+rather than what 40 probe episodes can fit.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder
@@ -66,18 +72,39 @@ def probe_task(
     # The state column alone: the frames were decoded once already, by the filter above.
     states = {i: dataset.read_columns(i, [ENV_STATE])[ENV_STATE] for i in episodes}
     groups = np.array([episodes.index(e) for e, _ in rows])
+    heads = head_guesses(wm, dataset, features, rows)
     out = {}
     for name in cfg.targets:
         y = np.stack([states[e][t][STATE_SLICES[name]] for e, t in rows]).astype(np.float64)
         pred = ridge_cv(features.astype(np.float64), y, groups, cfg.folds, cfg.ridge)
         spread = ((y - y.mean(0)) ** 2).sum()
         out[name] = {
-            "error_cm": round(float(np.linalg.norm(pred - y, axis=1).mean() * 100), 2),
-            "mean_guess_error_cm": round(
-                float(np.linalg.norm(y - y.mean(0), axis=1).mean() * 100), 2
-            ),
+            "error_cm": _error_cm(pred, y),
+            "mean_guess_error_cm": _error_cm(y.mean(0), y),
             "r2": round(float(1 - ((pred - y) ** 2).sum() / max(spread, 1e-12)), 3),
-        }
+        } | {f"{head}_cm": _error_cm(g[:, STATE_SLICES[name]], y) for head, g in heads.items()}
+    return out
+
+
+def _error_cm(guess: np.ndarray, truth: np.ndarray) -> float:
+    return round(float(np.linalg.norm(guess - truth, axis=1).mean() * 100), 2)
+
+
+@torch.no_grad()
+def head_guesses(
+    wm: WorldModel, dataset: EpisodeDataset, features: np.ndarray, rows: list[tuple[int, int]]
+) -> dict[str, np.ndarray]:
+    """The full state as the checkpoint's own training-only heads guess it on these rows:
+    `state_head` from the belief, `view_head` from each row's frame alone."""
+    out = {}
+    if wm.state_head is not None:
+        feature = torch.as_tensor(features).to(next(wm.state_head.parameters()).dtype)
+        out["state_head"] = wm.state_head(feature).double().numpy()
+    if wm.view_state_head is not None:
+        frames = {e: dataset.images(e) for e in {e for e, _ in rows}}
+        image = torch.as_tensor(np.stack([frames[e][t] for e, t in rows])).permute(0, 3, 1, 2)
+        seen = wm.encoder.image(image.float() / 255.0)
+        out["view_head"] = wm.view_state_head(seen).double().numpy()
     return out
 
 
