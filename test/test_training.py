@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.evaluation.world_model import evaluate_world_model
 from vla_wm_ros.models.checkpoint import load_checkpoint
+from vla_wm_ros.models.encoder import image_to_float
 from vla_wm_ros.training.config import STAGES, StageConfig, load_train_preset
 from vla_wm_ros.training.loop import read_curve
 from vla_wm_ros.training.trainer import MODEL_DIR, TrainError, train
@@ -324,7 +325,7 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
         feature = wm.rssm.feature(wm.observe(batch, sample=False).posterior)
         hand = wm.state_head(feature)[..., :3]
         image = batch["image"].flatten(0, 1)  # frames one by one: no history to lean on
-        seen = wm.encoder.image(image.float() / 255.0)
+        seen = wm.encoder.image(image_to_float(image))
         hand_in_view = wm.view_state_head(seen)[..., :3].reshape(hand.shape)
     target = batch["environment_state"][..., :3]
     spread = float((target - target.mean((0, 1))).pow(2).mean())

@@ -23,6 +23,7 @@ import torch
 from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder
 from vla_wm_ros.data.reader import EpisodeDataset
+from vla_wm_ros.models.encoder import image_to_float
 from vla_wm_ros.models.world_model import WorldModel
 from vla_wm_ros.sim.state_layout import STATE_SLICES
 from vla_wm_ros.training.value_data import filter_transitions
@@ -103,7 +104,7 @@ def head_guesses(
     if wm.view_state_head is not None:
         frames = {e: dataset.images(e) for e in {e for e, _ in rows}}
         image = torch.as_tensor(np.stack([frames[e][t] for e, t in rows])).permute(0, 3, 1, 2)
-        seen = wm.encoder.image(image.float() / 255.0)
+        seen = wm.encoder.image(image_to_float(image))
         out["view_head"] = wm.view_state_head(seen).double().numpy()
     return out
 

@@ -98,6 +98,5 @@ class ObservationEncoder(nn.Module):
             lead = proprio.shape[:-1] if lead is None else lead
             parts.append(self.proprio(proprio.reshape(-1, self.proprio_dim).float()))
         embed = self.fuse(torch.cat(parts, dim=-1))
-        seen = parts[0] if self.image is not None else None
-        seen = None if seen is None else seen.reshape(*lead, seen.shape[-1])
+        seen = parts[0].reshape(*lead, parts[0].shape[-1]) if self.image is not None else None
         return embed.reshape(*lead, embed.shape[-1]), seen

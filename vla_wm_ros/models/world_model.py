@@ -39,6 +39,9 @@ from vla_wm_ros.models.offline_value import OfflineValue
 from vla_wm_ros.models.rssm import RSSM, ObserveResult, RSSMState
 from vla_wm_ros.models.temporal.history import build_temporal_encoder
 
+# The training-only state heads (loss.state, loss.view_state), by attribute name.
+STATE_HEADS = ("state_head", "view_state_head")
+
 
 class WorldModelLoss(NamedTuple):
     total: Tensor  # scalar to backpropagate
@@ -106,6 +109,10 @@ class WorldModel(nn.Module):
             if cfg.loss.view_state and self.encoder.image is not None
             else None
         )
+
+    def state_heads(self) -> dict[str, nn.Module]:
+        """The training-only state heads this model has, by name (none at run time)."""
+        return {n: getattr(self, n) for n in STATE_HEADS if getattr(self, n) is not None}
 
     # --- the calls planners and the state estimator make -------------------------------
 

@@ -228,7 +228,7 @@ def planning_copy(world_model, dtype: torch.dtype):
         skip.append(wm.dynamics)
     if wm.offline_value is not None:
         skip.append(wm.offline_value.target_q)
-    skip += [head for head in (wm.state_head, wm.view_state_head) if head is not None]
+    skip += wm.state_heads().values()
     memo = {id(module): None for module in skip}
     return copy.deepcopy(wm, memo).to(dtype).requires_grad_(False)
 

@@ -12,10 +12,10 @@ from vla_wm_ros.config.model import WorldModelConfig
 from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.models.checkpoint import load_checkpoint
-from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.models.world_model import STATE_HEADS, WorldModel
 
 # Training-only heads: the only parameters a started-from checkpoint may lack or carry.
-AUXILIARY = ("state_head.", "view_state_head.")
+AUXILIARY = tuple(f"{name}." for name in STATE_HEADS)
 
 
 class InitError(ValueError):
@@ -53,7 +53,7 @@ def initial_model(run_cfg: WorldModelConfig, init_from: str, dataset: EpisodeDat
             raise InitError(f"init_from {init_from}: parameters do not match: {odd[:5]}")
     else:
         wm = WorldModel(run_cfg)
-    heads = [h for h in (wm.state_head, wm.view_state_head) if h is not None]
+    heads = wm.state_heads().values()
     if heads:
         moments = dataset.moments()[ENV_STATE]
         for head in heads:

@@ -58,10 +58,7 @@ def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
         "reward_head": wm.reward_head,
         "continue_head": wm.continue_head,
     }
-    if wm.state_head is not None:  # the auxiliary state loss (loss.state > 0)
-        parts["state_head"] = wm.state_head
-    if wm.view_state_head is not None:  # the per-frame one (loss.view_state > 0)
-        parts["view_state_head"] = wm.view_state_head
+    parts |= wm.state_heads()  # the auxiliary state losses (loss.state, loss.view_state)
     params = [p for m in parts.values() for p in m.parameters()]
     opt = _adam(params, cfg.world_model.lr)
 
