@@ -183,3 +183,29 @@ def test_dagger_cli_chains_runs_and_keeps_their_history(ckpt, sim_data, tmp_path
     assert {p.name for p in ckpts[1].glob("dynamics_*")} == {
         p.name for p in start.glob("dynamics_*")
     }
+
+
+def test_dagger_actor_size_clones_into_a_wider_actor_and_keeps_the_rest(ckpt, sim_data, tmp_path):
+    """--actor-size: the saved checkpoint has an actor of the asked width and depth, trained
+    by the round (not the initial draw), and every other weight is the source's."""
+    from vla_wm_ros.cli import main
+    from vla_wm_ros.training.init_model import fresh_actor
+
+    source = load_checkpoint(ckpt)
+    args = ["dagger", "--ckpt", str(ckpt), "--data", str(sim_data), "--out", str(tmp_path / "w")]
+    args += ["--tasks", "reach", "--rounds", "1", "--episodes", "1", "--max-steps", "16"]
+    args += ["--bc-steps", "3", "--beta", "1", "--threads", "1"]
+    assert main([*args, "--actor-size", "48,3"]) == 0
+    wide = load_checkpoint(tmp_path / "w")
+    assert (wide.cfg.actor_critic.actor_hidden, wide.cfg.actor_critic.actor_layers) == (48, 3)
+    linears = [m for m in wide.actor.modules() if isinstance(m, torch.nn.Linear)]
+    assert wide.actor.net.feature_in.out_features == 48
+    assert len(linears) == 5  # feature and goal inputs of layer one, two hidden, output
+    kept = {k: v for k, v in source.state_dict().items() if not k.startswith("actor.")}
+    assert all(torch.equal(wide.state_dict()[k], v) for k, v in kept.items())
+    torch.manual_seed(0)
+    untrained = fresh_actor(source, 48, 3).actor.state_dict()
+    assert any(not torch.equal(untrained[k], v) for k, v in wide.actor.state_dict().items())
+    assert wide.cfg.actor_critic.hidden == source.cfg.actor_critic.hidden  # the critic's
+    for bad in ("48", "48,0", "a,2"):
+        assert main([*args, "--actor-size", bad]) == 2

@@ -35,10 +35,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also append every round's rollouts to the dataset DIR (created if absent; "
         "policy 'dagger', executed actions, simulator rewards) for train-value / train",
     )
+    parser.add_argument(
+        "--actor-size",
+        metavar="HIDDEN,LAYERS",
+        help="start from an untrained actor of this width and depth (e.g. 512,3) instead of "
+        "the checkpoint's; the rest is kept. Pair with --beta 1 so round 0 clones the expert",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling and placements (0-1999)")
     parser.add_argument("--split-seed", type=int, default=0, help="the training run's seed")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _actor_size(text: str | None) -> tuple[int, int] | None:
+    """--actor-size "HIDDEN,LAYERS" as two positive ints (ValueError naming the flag)."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"--actor-size: expected HIDDEN,LAYERS (two positive ints), got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.sim.observation import read_observation, simulator_observation
     from vla_wm_ros.training import distributed
     from vla_wm_ros.training.dagger import DaggerConfig, dagger
+    from vla_wm_ros.training.init_model import fresh_actor
 
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     torch.set_num_threads(max(1, args.threads // local_processes))
@@ -79,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     try:
+        size = _actor_size(args.actor_size)
         wm = load_checkpoint(args.ckpt)
+        if size is not None:
+            wm = fresh_actor(wm, *size)
         meta = read_meta(args.ckpt)
         # Roll out in the rendering the checkpoint's data had (its meta.yaml observation).
         observation, warnings = simulator_observation(read_observation(args.ckpt), args.ckpt)

@@ -166,6 +166,10 @@ class ActorCriticConfig:
 
     hidden: int = 256
     layers: int = 2
+    # The actor's own width and depth; 0: as the critic's (hidden, layers). Cloning ten
+    # tasks' expert from the belief needed a wider actor than the critic.
+    actor_hidden: int = 0
+    actor_layers: int = 0
     min_std: float = 0.1
     max_std: float = 1.0
     horizon: int = 15
@@ -183,6 +187,7 @@ class ActorCriticConfig:
         positive(hidden=self.hidden, layers=self.layers, horizon=self.horizon)
         positive(min_std=self.min_std)
         non_negative(entropy_scale=self.entropy_scale)
+        non_negative(actor_hidden=self.actor_hidden, actor_layers=self.actor_layers)
         if self.max_std <= self.min_std:
             raise ConfigError(f"max_std: {self.max_std} must exceed min_std {self.min_std}")
         for name in ("gamma", "lambda_", "return_norm_decay"):

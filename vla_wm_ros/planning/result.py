@@ -18,7 +18,8 @@ class PlanResult:
     expected_return: predicted discounted reward + terminal value of the chosen plan
     (gradient MPC: minus its tracking cost). uncertainty: mean ensemble disagreement along
     the chosen plan (0 without an ensemble). predicted_reward: reward of the plan's first
-    step. reason: empty when status is 'ok'.
+    step, NaN where no imagined step chose the action (a deadline before the first rollout,
+    gradient MPC). reason: empty when status is 'ok'.
     """
 
     action: np.ndarray

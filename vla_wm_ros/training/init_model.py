@@ -1,5 +1,6 @@
 """The model a new training run starts from: fresh from the preset, or (`init_from`) an
-existing checkpoint's weights and architecture, with the run's auxiliary state heads added.
+existing checkpoint's weights and architecture, with the run's auxiliary state heads added;
+and (`fresh_actor`) a checkpoint with a new actor of another size for DAgger to clone into.
 
 Starting from a checkpoint keeps what it learned (a fine-tune on more data, or with a new
 training-only head) without a script that edits state dicts by hand."""
@@ -59,3 +60,17 @@ def initial_model(run_cfg: WorldModelConfig, init_from: str, dataset: EpisodeDat
         for head in heads:
             head.set_scale(moments.mean, moments.std)
     return wm
+
+
+def fresh_actor(wm: WorldModel, hidden: int, layers: int) -> WorldModel:
+    """`wm` with an untrained actor `hidden` wide and `layers` deep; every other weight
+    (world model, critic, offline value) copied. The actor reads the frozen belief, so a
+    wider one can be cloned afresh (DAgger round 0 with beta 1) without retraining the rest."""
+    ac = dataclasses.replace(wm.cfg.actor_critic, actor_hidden=hidden, actor_layers=layers)
+    new = WorldModel(dataclasses.replace(wm.cfg, actor_critic=ac))
+    state = {k: v for k, v in wm.state_dict().items() if not k.startswith("actor.")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    odd = [k for k in [*missing, *unexpected] if not k.startswith("actor.")]
+    if odd:
+        raise InitError(f"fresh_actor: parameters do not match: {odd[:5]}")
+    return new
