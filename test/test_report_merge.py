@@ -49,3 +49,16 @@ def test_the_command_prints_a_markdown_table_and_writes_the_plot(tmp_path, capsy
     assert table[-2].startswith("| **mean** | **62 %** |")
     assert png.stat().st_size > 10_000
     assert main(["eval", "combine", str(ACTOR), str(ACTOR)]) == 2
+
+
+def test_labels_put_one_mode_of_two_checkpoints_side_by_side(tmp_path, capsys):
+    """LABEL=FILE names the file's columns 'mode (LABEL)'; a plain path with '=' in its
+    name is still a path."""
+    merged = merge_reports([ACTOR, ACTOR], ["old", "new"])
+    assert list(merged["results"]) == ["actor (old)", "actor (new)"]
+    assert merged["mean_success"]["actor (old)"] == merged["mean_success"]["actor (new)"]
+    odd = tmp_path / "a=b.json"
+    odd.write_text(PLANNER.read_text())
+    assert main(["eval", "combine", f"old={ACTOR}", f"new={ACTOR}", str(odd), "--markdown"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "| task | actor (old) | actor (new) | planner |"

@@ -17,18 +17,32 @@ HELP = "join closed-loop reports of the same episodes into one table and plot"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("reports", nargs="+", type=Path, help="`eval closed-loop --json` files")
+    parser.add_argument(
+        "reports",
+        nargs="+",
+        help="`eval closed-loop --json` files; LABEL=FILE names that file's columns "
+        "'mode (LABEL)', to put two checkpoints' runs of one mode side by side",
+    )
     parser.add_argument("--plot", default="", help="PNG of the joined table")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", action="store_true", help="print the joined report")
+
+
+def _labelled(text: str) -> tuple[Path, str | None]:
+    """'LABEL=FILE' -> (FILE, LABEL); an existing FILE, even with '=' in it -> (FILE, None)."""
+    label, sep, path = text.partition("=")
+    if not sep or Path(text).exists() or not label:
+        return Path(text), None
+    return Path(path), label
 
 
 def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.evaluation.closed_loop_report import markdown_table, plot_table, print_table
     from vla_wm_ros.evaluation.report_merge import ReportError, merge_reports
 
+    paths, labels = zip(*(_labelled(text) for text in args.reports), strict=True)
     try:
-        report = merge_reports(args.reports)
+        report = merge_reports(list(paths), list(labels))
     except ReportError as exc:
         print(f"vla-wm eval combine: {exc}", file=sys.stderr)
         return 2

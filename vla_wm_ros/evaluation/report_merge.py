@@ -31,16 +31,21 @@ def read_report(path: Path) -> dict:
     return report
 
 
-def merge_reports(paths: list[Path]) -> dict:
+def merge_reports(paths: list[Path], labels: list[str | None] | None = None) -> dict:
     """One report with every mode of `paths`, in their order; refuses a mode twice and
-    reports whose episodes differ (a field missing from an older report is not compared)."""
+    reports whose episodes differ (a field missing from an older report is not compared).
+    A report's label (e.g. the checkpoint) names its columns "mode (label)", so the same
+    mode of two checkpoints can sit side by side."""
     if not paths:
         raise ReportError("no reports given")
+    labels = labels or [None] * len(paths)
     reports = [(path, read_report(path)) for path in paths]
     first_path, first = reports[0]
     merged = {key: first[key] for key in SAME if key in first}
     merged.update(results={}, sources={}, models={})
-    for path, report in reports:
+    for (path, report), label in zip(reports, labels, strict=True):
+        if label:
+            report["results"] = {f"{m} ({label})": r for m, r in report["results"].items()}
         for key in SAME:
             if key not in report:
                 continue
