@@ -206,6 +206,11 @@ def test_dagger_actor_size_clones_into_a_wider_actor_and_keeps_the_rest(ckpt, si
     torch.manual_seed(0)
     untrained = fresh_actor(source, 48, 3).actor.state_dict()
     assert any(not torch.equal(untrained[k], v) for k, v in wide.actor.state_dict().items())
+    # the same --seed draws the same fresh actor (and so, under torchrun, every process)
+    args[args.index(str(tmp_path / "w"))] = str(tmp_path / "again")
+    assert main([*args, "--actor-size", "48,3"]) == 0
+    again = load_checkpoint(tmp_path / "again").actor.state_dict()
+    assert all(torch.equal(again[k], v) for k, v in wide.actor.state_dict().items())
     assert wide.cfg.actor_critic.hidden == source.cfg.actor_critic.hidden  # the critic's
     for bad in ("48", "48,0", "a,2"):
         assert main([*args, "--actor-size", bad]) == 2

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         size = _actor_size(args.actor_size)
         wm = load_checkpoint(args.ckpt)
         if size is not None:
+            torch.manual_seed(args.seed)  # the same fresh actor for the same --seed
             wm = fresh_actor(wm, *size)
         meta = read_meta(args.ckpt)
         # Roll out in the rendering the checkpoint's data had (its meta.yaml observation).

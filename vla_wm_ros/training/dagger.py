@@ -147,6 +147,7 @@ def dagger(
     # Data-parallel (torchrun): each process runs every world_size-th rollout and its share
     # of each batch; the rollouts are gathered everywhere, the gradients averaged.
     rank, size = distributed.rank(), distributed.world_size()
+    distributed.broadcast_parameters([wm.actor])  # one actor everywhere, fresh ones included
     show = progress and rank == 0
     rows = distributed.per_rank_batch(cfg.batch_rows, "dagger")
     spec = None
