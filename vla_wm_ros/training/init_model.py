@@ -41,17 +41,23 @@ def started_config(source: WorldModelConfig, run: WorldModelConfig, where: str) 
     return dataclasses.replace(source, loss=loss, environment_state_dim=run.environment_state_dim)
 
 
+def _copy_weights(source: WorldModel, target: WorldModel, fresh: tuple[str, ...], where: str):
+    """Every parameter of `source` into `target` except those under the `fresh` prefixes,
+    which keep their new draw; any other mismatch is an InitError naming `where`."""
+    state = {k: v for k, v in source.state_dict().items() if not k.startswith(fresh)}
+    missing, unexpected = target.load_state_dict(state, strict=False)
+    odd = [k for k in [*missing, *unexpected] if not k.startswith(fresh)]
+    if odd:
+        raise InitError(f"{where}: parameters do not match: {odd[:5]}")
+
+
 def initial_model(run_cfg: WorldModelConfig, init_from: str, dataset: EpisodeDataset) -> WorldModel:
     """A new run's model. The training-only state heads always start fresh (a source's own
     heads are dropped), predicting in this data's units."""
     if init_from:
         source = load_checkpoint(init_from)
         wm = WorldModel(started_config(source.cfg, run_cfg, str(init_from)))
-        state = {k: v for k, v in source.state_dict().items() if not k.startswith(AUXILIARY)}
-        missing, unexpected = wm.load_state_dict(state, strict=False)
-        odd = [k for k in [*missing, *unexpected] if not k.startswith(AUXILIARY)]
-        if odd:
-            raise InitError(f"init_from {init_from}: parameters do not match: {odd[:5]}")
+        _copy_weights(source, wm, AUXILIARY, f"init_from {init_from}")
     else:
         wm = WorldModel(run_cfg)
     heads = wm.state_heads().values()
@@ -68,9 +74,5 @@ def fresh_actor(wm: WorldModel, hidden: int, layers: int) -> WorldModel:
     wider one can be cloned afresh (DAgger round 0 with beta 1) without retraining the rest."""
     ac = dataclasses.replace(wm.cfg.actor_critic, actor_hidden=hidden, actor_layers=layers)
     new = WorldModel(dataclasses.replace(wm.cfg, actor_critic=ac))
-    state = {k: v for k, v in wm.state_dict().items() if not k.startswith("actor.")}
-    missing, unexpected = new.load_state_dict(state, strict=False)
-    odd = [k for k in [*missing, *unexpected] if not k.startswith("actor.")]
-    if odd:
-        raise InitError(f"fresh_actor: parameters do not match: {odd[:5]}")
+    _copy_weights(wm, new, ("actor.",), "fresh_actor")
     return new
