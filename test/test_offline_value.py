@@ -4,6 +4,8 @@
   a rewarded band), `train_value` on a tiny world model's filtered posteriors learns a V
   that ranks held-out returns-to-go and Q heads that prefer the action that earns reward.
 - A run resumed from its training state ends with the same weights as one straight run.
+- `reward_weight` refits the world model's reward head on the same transitions: its
+  held-out error falls, nothing else of the world model moves, and resuming it is exact.
 - The written checkpoint loads, the planning adapter reads its V and Q spread, and ONNX
   Runtime and TorchScript reproduce the new units (test_deploy covers every backend).
 - On the linear-quadratic point mass: the Q-spread penalty pulls plans towards the
@@ -148,6 +150,36 @@ def test_resumed_run_ends_with_the_weights_of_a_straight_run(world, tmp_path):
         train_value(ckpt, data, tmp_path / "b", run_config(200), embed, progress=False)
     with pytest.raises(FileNotFoundError, match="no training state"):
         train_value(ckpt, data, tmp_path / "c", run_config(200), embed, resume=True)
+
+
+def test_reward_refit_lowers_the_held_out_reward_error_and_moves_only_that_head(world, tmp_path):
+    data, ckpt = world
+
+    def refit(steps: int) -> ValueRunConfig:
+        run = run_config(steps)
+        run.train.reward_weight = 1.0
+        return run
+
+    kept = train_value(ckpt, data, tmp_path / "kept", run_config(200), embed, progress=False)
+    fitted = train_value(ckpt, data, tmp_path / "fit", refit(200), embed, progress=False)
+    before, after = kept["val"]["reward_mse"], fitted["val"]["reward_mse"]
+    assert after < 0.5 * before, (before, after)
+    original = load_checkpoint(ckpt).state_dict()  # no offline value: the rest of the model
+
+    def moved(out) -> list[str]:
+        new = load_checkpoint(out / "model").state_dict()
+        return [k for k in original if not torch.equal(original[k], new[k])]
+
+    assert moved(tmp_path / "kept") == []
+    refitted = moved(tmp_path / "fit")
+    assert refitted and all(k.startswith("reward_head.") for k in refitted), refitted[:3]
+    train_value(ckpt, data, tmp_path / "resumed", refit(100), embed, progress=False)
+    train_value(ckpt, data, tmp_path / "resumed", refit(200), embed, resume=True, progress=False)
+    a = load_checkpoint(tmp_path / "resumed" / "model").state_dict()
+    b = load_checkpoint(tmp_path / "fit" / "model").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="reward_weight"):
+        ValueTrainConfig(reward_weight=-1.0).validate()
 
 
 def test_checkpoint_feeds_the_planner_and_every_backend_reproduces_its_units(trained, tmp_path):

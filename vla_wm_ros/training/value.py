@@ -10,7 +10,13 @@ a full checkpoint (`OUT/model`: the world model with its offline value) and a re
 training state (`OUT/train_state/value/`).
 
 Held-out episodes (the same seeded split as every stage) give the validation figures: the
-TD error of the Q heads, and how well V(f_t) ranks the held-out discounted returns-to-go.
+TD error of the Q heads, how well V(f_t) ranks the held-out discounted returns-to-go, and
+the reward head's error on the same rows.
+
+`reward_weight` > 0 also refits the world model's reward head on these transitions (its
+MSE to the simulator's reward of arriving, on the frozen posterior f_{t+1}): a head fitted
+with the world model on expert data can predict a good reward where the actor's own
+rollouts fail (a puck never grasped), so the planner would score a failing plan well.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class ValueTrainConfig:
     save_every: int = 2000
     policies: list[str] = field(default_factory=list)  # collector policies used (empty: all)
     filter_batch: int = 8  # episodes filtered together
+    reward_weight: float = 0.0  # > 0: also refit the reward head (MSE weight); 0 keeps it
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "save_every", "filter_batch"):
@@ -71,6 +78,8 @@ class ValueTrainConfig:
                 raise ConfigError(f"{name}: must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.grad_clip <= 0:
             raise ConfigError(f"lr and grad_clip must be > 0, got {self.lr}, {self.grad_clip}")
+        if self.reward_weight < 0:
+            raise ConfigError(f"reward_weight: must be >= 0, got {self.reward_weight}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction: must be in (0, 1), got {self.val_fraction}")
 
@@ -104,9 +113,11 @@ def with_offline_value(wm: WorldModel, cfg: ValueConfig) -> WorldModel:
 
 @torch.no_grad()
 def validate_value(wm: WorldModel, data: Transitions, returns: Tensor) -> dict[str, float]:
-    """Held-out figures: TD error of the Q heads (return units), spread, V vs returns-to-go."""
+    """Held-out figures: TD error of the Q heads (return units), spread, V vs returns-to-go,
+    and the reward head's MSE against the simulator's reward of arriving."""
     value, cfg = wm.offline_value, wm.cfg.value
     goals = data.goals[data.goal_index]
+    reward_mse = (wm.reward(data.next_feature, goals) - data.reward).square().mean()
     q = value.q(data.feature, data.action, goals) * cfg.value_scale
     v = value.value(data.feature, goals)
     v_next = value.value(data.next_feature, goals)
@@ -120,6 +131,7 @@ def validate_value(wm: WorldModel, data: Transitions, returns: Tensor) -> dict[s
         "v_mean": float(v.mean()),
         "return_to_go_mean": float(returns.mean()),
         "v_return_corr": corr,
+        "reward_mse": float(reward_mse),
     }
 
 
@@ -151,6 +163,10 @@ def train_value(
     value = wm.offline_value
     value.q.requires_grad_(True)
     value.v.requires_grad_(True)
+    trained = {"value": value}
+    if cfg.reward_weight:
+        wm.reward_head.requires_grad_(True)
+        trained["reward_head"] = wm.reward_head
     source = f"{checkpoint_hash(ckpt)} {Path(data_dir).resolve()} {cfg.policies}"
     dataset = EpisodeDataset(data_dir)
     train_eps, val_eps = split_episodes(dataset.num_episodes, cfg.val_fraction, cfg.split_seed)
@@ -174,12 +190,12 @@ def train_value(
     if len(train.reward) == 0:
         raise ValueError(f"{data_dir}: no training transitions (policies {cfg.policies or 'all'})")
     val_returns = returns_to_go(val, value_cfg.gamma)
-    params = [p for p in value.parameters() if p.requires_grad]
+    params = [p for m in trained.values() for p in m.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     step, curve, wall = 0, [], 0.0
     if resume:
-        progress_state = load_state(state_dir, {"value": value}, {"value": opt}, {"batch": rng})
+        progress_state = load_state(state_dir, trained, {"value": opt}, {"batch": rng})
         step, wall = int(progress_state["step"]), float(progress_state["wall_s"])
     curves = out / "curves"
     curves.mkdir(exist_ok=True)
@@ -188,8 +204,8 @@ def train_value(
     log = log_path.open("w" if new_log else "a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "q", "v", "q_mean", "v_mean", "q_spread", "val_td_rmse",
-                         "val_v_return_corr"])  # fmt: skip
+        writer.writerow(["step", "q", "v", "q_mean", "v_mean", "q_spread", "reward",
+                         "val_td_rmse", "val_v_return_corr", "val_reward_mse"])  # fmt: skip
     t0 = time.perf_counter() - wall
     bar = tqdm(total=cfg.steps, initial=step, desc="value: IQL", disable=not progress)
     figures: dict[str, float] = {}
@@ -198,10 +214,15 @@ def train_value(
             value.train()
             rows = torch.from_numpy(rng.integers(0, len(train.reward), cfg.batch_size))
             batch = train.select(rows)
+            goals = batch.goals[batch.goal_index]
             loss, terms = value.loss(
-                batch.feature, batch.action, batch.reward, batch.next_feature,
-                batch.goals[batch.goal_index], batch.not_terminal,
+                batch.feature, batch.action, batch.reward, batch.next_feature, goals,
+                batch.not_terminal,
             )  # fmt: skip
+            if cfg.reward_weight:
+                reward_loss = (wm.reward(batch.next_feature, goals) - batch.reward).square()
+                terms["reward"] = reward_loss.mean().detach()
+                loss = loss + cfg.reward_weight * reward_loss.mean()
             clip_step(loss, opt, params, cfg.grad_clip)
             value.update_target()
             step += 1
@@ -211,14 +232,15 @@ def train_value(
                 figures = validate_value(wm, val, val_returns) if len(val.reward) else {}
                 row = {k: round(float(v), 5) for k, v in terms.items()}
                 writer.writerow([step, row["q"], row["v"], row["q_mean"], row["v_mean"],
-                                 row["q_spread"], figures.get("td_rmse", ""),
-                                 figures.get("v_return_corr", "")])  # fmt: skip
+                                 row["q_spread"], row.get("reward", ""), figures.get("td_rmse", ""),
+                                 figures.get("v_return_corr", ""),
+                                 figures.get("reward_mse", "")])  # fmt: skip
                 log.flush()
                 curve.append({"step": step, **row, **{f"val_{k}": v for k, v in figures.items()}})
                 bar.set_postfix_str(f"q {row['q']:.4f} v {row['v']:.4f}")
             if step % cfg.save_every == 0 or step == cfg.steps:
                 save_state(
-                    state_dir, {"value": value}, {"value": opt}, {"batch": rng},
+                    state_dir, trained, {"value": opt}, {"batch": rng},
                     {"step": step, "wall_s": time.perf_counter() - t0},
                 )  # fmt: skip
     finally:
