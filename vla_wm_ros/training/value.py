@@ -111,13 +111,19 @@ def with_offline_value(wm: WorldModel, cfg: ValueConfig) -> WorldModel:
     return fresh.to(next(wm.parameters()).device)
 
 
+def reward_error(wm: WorldModel, rows: Transitions, goals: Tensor) -> Tensor:
+    """(M,) squared error of the reward head on f_{t+1} against the reward of arriving
+    there (the recorded r_t): the refit's loss and the held-out figure, one definition."""
+    return (wm.reward(rows.next_feature, goals) - rows.reward).square()
+
+
 @torch.no_grad()
 def validate_value(wm: WorldModel, data: Transitions, returns: Tensor) -> dict[str, float]:
     """Held-out figures: TD error of the Q heads (return units), spread, V vs returns-to-go,
     and the reward head's MSE against the simulator's reward of arriving."""
     value, cfg = wm.offline_value, wm.cfg.value
     goals = data.goals[data.goal_index]
-    reward_mse = (wm.reward(data.next_feature, goals) - data.reward).square().mean()
+    reward_mse = reward_error(wm, data, goals).mean()
     q = value.q(data.feature, data.action, goals) * cfg.value_scale
     v = value.value(data.feature, goals)
     v_next = value.value(data.next_feature, goals)
@@ -220,9 +226,9 @@ def train_value(
                 batch.not_terminal,
             )  # fmt: skip
             if cfg.reward_weight:
-                reward_loss = (wm.reward(batch.next_feature, goals) - batch.reward).square()
-                terms["reward"] = reward_loss.mean().detach()
-                loss = loss + cfg.reward_weight * reward_loss.mean()
+                reward_loss = reward_error(wm, batch, goals).mean()
+                terms["reward"] = reward_loss.detach()
+                loss = loss + cfg.reward_weight * reward_loss
             clip_step(loss, opt, params, cfg.grad_clip)
             value.update_target()
             step += 1
