@@ -3,7 +3,8 @@
 - On a small recorded world with a known return (a colour that the action moves towards
   a rewarded band), `train_value` on a tiny world model's filtered posteriors learns a V
   that ranks held-out returns-to-go and Q heads that prefer the action that earns reward.
-- A run resumed from its training state ends with the same weights as one straight run.
+- A run resumed from its training state ends with the same weights as one straight run;
+  resuming under a changed config (beyond steps and report intervals) is refused by name.
 - `reward_weight` refits the world model's reward head on the same transitions: its
   held-out error falls, nothing else of the world model moves, and resuming it is exact.
 - The written checkpoint loads, the planning adapter reads its V and Q spread, and ONNX
@@ -150,6 +151,10 @@ def test_resumed_run_ends_with_the_weights_of_a_straight_run(world, tmp_path):
         train_value(ckpt, data, tmp_path / "b", run_config(200), embed, progress=False)
     with pytest.raises(FileNotFoundError, match="no training state"):
         train_value(ckpt, data, tmp_path / "c", run_config(200), embed, resume=True)
+    changed = run_config(300)
+    changed.train.reward_weight = 1.0  # would add the reward head to a state saved without it
+    with pytest.raises(ConfigError, match=r"train.reward_weight: 0.0 -> 1.0"):
+        train_value(ckpt, data, tmp_path / "a", changed, embed, resume=True, progress=False)
 
 
 def test_reward_refit_lowers_the_held_out_reward_error_and_moves_only_that_head(world, tmp_path):

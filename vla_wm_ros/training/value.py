@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vla_wm_ros.config.loader import ConfigError, save_yaml
+from vla_wm_ros.config.loader import ConfigError, load_yaml, save_yaml, to_dict
 from vla_wm_ros.config.value import ValueConfig
 from vla_wm_ros.data.loader import Embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
@@ -141,6 +141,29 @@ def validate_value(wm: WorldModel, data: Transitions, returns: Tensor) -> dict[s
     }
 
 
+# What a resumed value run may change: how long it runs and how often it reports. Anything
+# else (sizes, losses, data split, reward_weight) would not match the saved training state.
+RESUME_MAY_CHANGE = ("steps", "eval_every", "save_every")
+
+
+def check_resumable(run: ValueRunConfig, saved: Path) -> None:
+    """Refuse to resume a run under a config that differs from the one it was started with
+    (`saved`, its value_config.yaml) beyond RESUME_MAY_CHANGE, naming what changed."""
+    old, new = to_dict(load_yaml(ValueRunConfig, saved)), to_dict(run)
+    changed = [
+        f"{part}.{key}: {old[part][key]} -> {new[part][key]}"
+        for part in old
+        for key in old[part]
+        if key not in RESUME_MAY_CHANGE and old[part][key] != new[part][key]
+    ]
+    if changed:
+        raise ConfigError(
+            f"{saved}: a resumed run keeps the config it started with; changed "
+            f"{', '.join(changed)} (only {', '.join(RESUME_MAY_CHANGE)} may change; "
+            "start a new --out for the rest)"
+        )
+
+
 def train_value(
     ckpt: str | Path,
     data_dir: str | Path,
@@ -161,6 +184,8 @@ def train_value(
         raise FileNotFoundError(f"{state_dir}: no training state to resume from")
     if not resume and (state_dir / "state.safetensors").is_file():
         raise FileExistsError(f"{out}: holds a value run already; pass resume or another out")
+    if resume:
+        check_resumable(run, out / "value_config.yaml")
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(run, out / "value_config.yaml")
     torch.manual_seed(cfg.seed)
