@@ -28,6 +28,7 @@ import yaml
 from data_fixtures import colour_world
 from safetensors.torch import load_file
 
+from vla_wm_ros.config.loader import ConfigError
 from vla_wm_ros.data.layout import DatasetError
 from vla_wm_ros.evaluation.world_model import evaluate_world_model
 from vla_wm_ros.models.checkpoint import load_checkpoint
@@ -341,6 +342,34 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
         train(
             no_state, tmp_path / "refused", cfg, ["world_model"], progress=False, embedder=embedder
         )
+
+
+def test_image_shift_moves_each_sequence_as_one():
+    """image_shift: every frame of a sequence moves by the same whole-pixel offset within
+    the bound (a lit pixel lands at one place across the sequence), sequences draw their
+    own offsets, the dtype stays uint8 and the border repeats; 0 leaves the images alone;
+    a negative bound is refused."""
+    from vla_wm_ros.training.augment import shift_sequences
+
+    image = torch.zeros(64, 5, 3, 12, 12, dtype=torch.uint8)
+    image[..., 6, 6] = 200
+    image[..., :, 0] = 7  # left column: repeated into the border when moved right
+    torch.manual_seed(0)
+    moved = shift_sequences(image, 2)
+    assert moved.shape == image.shape and moved.dtype == torch.uint8
+    offsets = set()
+    for seq in moved:
+        lit = {tuple((frame[0] == 200).nonzero()[0].tolist()) for frame in seq}
+        assert len(lit) == 1
+        (y, x) = lit.pop()
+        assert abs(y - 6) <= 2 and abs(x - 6) <= 2
+        offsets.add((y, x))
+        if x > 6:  # moved right by x - 6: the new left columns repeat the old first one
+            assert bool((seq[..., : x - 6 + 1] == 7).all())
+    assert len(offsets) > 10
+    assert torch.equal(shift_sequences(image, 0), image)
+    with pytest.raises(ConfigError, match="image_shift must be >= 0"):
+        dataclasses.replace(load_train_preset("tiny"), image_shift=-1).validate()
 
 
 def test_a_run_can_start_from_a_checkpoint(sim_data, embedder, tmp_path):

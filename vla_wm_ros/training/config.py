@@ -68,6 +68,10 @@ class TrainConfig:
     # the encoder must read object and goal from the pixels, which carries over to new
     # placements where the latent's own head can memorise the training episodes instead.
     view_state_loss: float = 0.0
+    # > 0: stage 2 moves each training sequence by a random offset of up to this many
+    # pixels (training/augment.py), so the encoder reads where things are rather than
+    # remembering the pixels of the training placements. 0: the images as recorded.
+    image_shift: int = 0
     # A checkpoint directory to start from (its architecture and weights; new training-only
     # heads start fresh); empty: a fresh model from the preset `model`.
     init_from: str = ""
@@ -91,6 +95,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.image_shift < 0:
+            raise ConfigError(f"image_shift must be >= 0 pixels, got {self.image_shift}")
         if self.checkpoint_every <= 0 or self.log_every <= 0:
             raise ConfigError("checkpoint_every and log_every must be positive")
         unknown = set(self.dynamics_kinds) - {"deterministic", "stochastic", "ensemble", "flow"}

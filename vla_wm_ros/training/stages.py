@@ -15,6 +15,7 @@ from vla_wm_ros.data.loader import SequenceLoader
 from vla_wm_ros.models.dynamics.factory import build_dynamics
 from vla_wm_ros.models.rssm import flatten_time
 from vla_wm_ros.models.world_model import WorldModel
+from vla_wm_ros.training.augment import shift_sequences
 from vla_wm_ros.training.config import ActorCriticStage, TrainConfig
 from vla_wm_ros.training.loop import clip_step
 from vla_wm_ros.training.temporal import TemporalObjectives
@@ -50,7 +51,8 @@ def temporal_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
 
 def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
     """Stage 2: reconstruction + balanced KL + goal-conditioned reward + continue (+ the
-    environment state, when the model has a state head)."""
+    environment state, when the model has a state head), on images shifted by up to
+    `cfg.image_shift` pixels."""
     parts = {
         "encoder": wm.encoder,
         "rssm": wm.rssm,
@@ -64,7 +66,10 @@ def world_model_step(wm: WorldModel, loader: SequenceLoader, cfg: TrainConfig):
 
     def step(i: int) -> dict[str, float]:
         wm.train()
-        out = wm.world_model_loss(loader.sample())
+        batch = loader.sample()
+        if cfg.image_shift and "image" in batch:
+            batch["image"] = shift_sequences(batch["image"], cfg.image_shift)
+        out = wm.world_model_loss(batch)
         norm = clip_step(out.total, opt, params, cfg.grad_clip)
         return {**{k: float(v) for k, v in out.terms.items()}, "grad": norm}
 
