@@ -336,12 +336,42 @@ def test_the_state_loss_teaches_the_latent_where_things_are(sim_data, embedder, 
     reduced = planning_copy(wm, torch.bfloat16)
     assert reduced.state_head is None and reduced.view_state_head is None
 
+    beyond = dataclasses.replace(cfg, state_dims=[0, 39])
+    with pytest.raises(TrainError, match=r"state_dims \[39\]: the environment state has 39"):
+        train(sim_data, tmp_path / "x", beyond, ["world_model"], progress=False, embedder=embedder)
+
     no_state = tmp_path / "colour"
     colour_world(no_state, episodes=2, steps=10, size=16, seed=0)
     with pytest.raises(TrainError, match=r"colour: has no observation\.environment_state"):
         train(
             no_state, tmp_path / "refused", cfg, ["world_model"], progress=False, embedder=embedder
         )
+
+
+def test_state_loss_counts_the_chosen_dimensions_in_the_stated_units():
+    """set_loss_units: by default every dimension counts in data deviations (the plain mean
+    squared error); with `dims` only those count, and with a resolution a dimension spread
+    wider than it counts its error in units of the resolution (a 3 cm miss on a 10 cm
+    spread costs 9, not 0.09), while one spread narrower, or constant, keeps weight 1."""
+    from vla_wm_ros.models.heads import StateHead
+
+    torch.manual_seed(0)
+    head = StateHead(8, 4, 16, 1, "silu", True)
+    data_std = np.array([0.1, 0.005, 0.0, 0.1])
+    head.set_scale(np.zeros(4), data_std)
+    feature = torch.randn(5, 8)
+    with torch.no_grad():
+        guess = head(feature)
+    state = guess.clone()
+    state[:, 0] += 0.03  # a 3 cm miss on the wide dimension, nothing elsewhere
+    plain = head.loss(feature, state)
+    torch.testing.assert_close(plain, torch.tensor((0.03 / 0.1) ** 2 / 4))
+    head.set_loss_units(data_std, [0, 1, 2], 0.01)
+    torch.testing.assert_close(head.loss_weight, torch.tensor([100.0, 1.0, 1.0, 0.0]))
+    torch.testing.assert_close(head.loss(feature, state), torch.tensor(9.0 / 3))
+    state[:, 3] += 1.0  # not counted
+    torch.testing.assert_close(head.loss(feature, state), torch.tensor(9.0 / 3))
+    assert "loss_weight" not in head.state_dict()  # a training setting, not saved
 
 
 def test_image_shift_moves_each_sequence_as_one():

@@ -62,6 +62,8 @@ class StateHead(nn.Module):
         self.net = MLP(feature_dim, hidden, layers, state_dim, act, norm)
         self.register_buffer("mean", torch.zeros(state_dim))
         self.register_buffer("std", torch.ones(state_dim))
+        # Per-dimension weight of the loss (a training setting, not saved): set_loss_units.
+        self.register_buffer("loss_weight", torch.ones(state_dim), persistent=False)
 
     def set_scale(self, mean, std) -> None:
         """The data's per-dimension mean and std (a constant dimension keeps std 1)."""
@@ -69,14 +71,29 @@ class StateHead(nn.Module):
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
         self.std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
 
+    def set_loss_units(self, data_std, dims: list[int], resolution: float) -> None:
+        """Which dimensions the loss counts (`dims`; empty: all) and in what units: data
+        standard deviations, or (`resolution` > 0, in the state's units) errors measured in
+        `resolution` where the data spreads wider. A puck the data spreads over 10 cm
+        otherwise counts a 3 cm miss as 0.3 of a deviation, next to nothing in the loss."""
+        data_std = torch.as_tensor(data_std, dtype=self.std.dtype)
+        weight = torch.zeros_like(self.std) if dims else torch.ones_like(self.std)
+        weight[list(dims)] = 1.0
+        if resolution > 0:
+            wide = data_std > resolution
+            weight = torch.where(wide, weight * (data_std / resolution).pow(2), weight)
+        self.loss_weight.copy_(weight)
+
     def forward(self, feature: Tensor) -> Tensor:
         """(..., F) -> (..., S) the state in the data's units."""
         return self.net(feature) * self.std + self.mean
 
     def loss(self, feature: Tensor, state: Tensor) -> Tensor:
-        """Mean squared error of the standardised state, per dimension."""
+        """Mean squared error of the standardised state over the counted dimensions, each
+        weighted as set_loss_units says (by default: every dimension, weight 1)."""
         target = (state.float() - self.mean) / self.std
-        return (self.net(feature) - target).pow(2).mean()
+        error = (self.net(feature) - target).pow(2) * self.loss_weight
+        return error.sum(-1).mean() / self.loss_weight.gt(0).sum()
 
 
 class Actor(nn.Module):

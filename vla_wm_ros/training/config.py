@@ -68,6 +68,12 @@ class TrainConfig:
     # the encoder must read object and goal from the pixels, which carries over to new
     # placements where the latent's own head can memorise the training episodes instead.
     view_state_loss: float = 0.0
+    # What the state losses count: the state's dimensions listed (empty: all), each in
+    # units of `state_resolution` (the state's units, metres in Meta-World) where the data
+    # spreads wider (0: in the data's standard deviations). Meta-World's hand, objects and
+    # goal: [0, 1, 2, 4, 5, 6, 11, 12, 13, 36, 37, 38], resolution 0.01.
+    state_dims: list[int] = field(default_factory=list)
+    state_resolution: float = 0.0
     # > 0: stage 2 moves each training sequence by a random offset of up to this many
     # pixels (training/augment.py), so the encoder reads where things are rather than
     # remembering the pixels of the training placements. 0: the images as recorded.
@@ -95,6 +101,8 @@ class TrainConfig:
     def validate(self) -> None:
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.state_resolution < 0 or any(d < 0 for d in self.state_dims):
+            raise ConfigError("state_resolution and state_dims must be >= 0")
         if self.image_shift < 0:
             raise ConfigError(f"image_shift must be >= 0 pixels, got {self.image_shift}")
         if self.checkpoint_every <= 0 or self.log_every <= 0:

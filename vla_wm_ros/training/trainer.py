@@ -30,6 +30,7 @@ from safetensors.torch import save_file
 from vla_wm_ros.config.loader import load_yaml, save_yaml
 from vla_wm_ros.config.model import WorldModelConfig, load_preset
 from vla_wm_ros.data.frame_store import FrameStore
+from vla_wm_ros.data.layout import ENV_STATE
 from vla_wm_ros.data.loader import Embedder, SequenceLoader, default_embedder, split_episodes
 from vla_wm_ros.data.reader import EpisodeDataset
 from vla_wm_ros.language.encoder import SentenceEncoder
@@ -105,6 +106,20 @@ def _prepare(out: Path, cfg: TrainConfig, resume: bool) -> TrainConfig:
     return cfg
 
 
+def _set_state_loss_units(wm: WorldModel, cfg: TrainConfig, dataset: EpisodeDataset) -> None:
+    """The state heads' loss units from the run's config (a training setting, not saved)."""
+    heads = wm.state_heads().values()
+    if not heads:
+        return
+    size = wm.cfg.environment_state_dim
+    outside = [d for d in cfg.state_dims if d >= size]
+    if outside:
+        raise TrainError(f"state_dims {outside}: the environment state has {size} dimensions")
+    std = dataset.moments()[ENV_STATE].std
+    for head in heads:
+        head.set_loss_units(std, cfg.state_dims, cfg.state_resolution)
+
+
 def train(
     data: str | Path,
     out: str | Path,
@@ -152,6 +167,7 @@ def train(
         wm = load_checkpoint(out / MODEL_DIR)
     else:
         wm = initial_model(mcfg, cfg.init_from, dataset)
+    _set_state_loss_units(wm, cfg, dataset)
     if cfg.init_from:
         run["started_from"] = cfg.init_from
     run["speed"] = apply_speed(wm, cfg.speed)
