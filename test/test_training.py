@@ -226,7 +226,12 @@ def test_average_cli_means_the_actors_and_refuses_different_world_models(
     tiny_run, tmp_path, capsys
 ):
     from vla_wm_ros.cli import main
-    from vla_wm_ros.models.checkpoint import load_checkpoint, read_meta, save_checkpoint
+    from vla_wm_ros.models.checkpoint import (
+        load_checkpoint,
+        read_meta,
+        save_checkpoint,
+        verify_manifest,
+    )
 
     start = tiny_run / MODEL_DIR
     dirs = [tmp_path / "a", tmp_path / "b"]
@@ -236,7 +241,10 @@ def test_average_cli_means_the_actors_and_refuses_different_world_models(
             for p in wm.actor.parameters():
                 p.add_(shift)
         save_checkpoint(wm, where)
+    (dirs[-1] / "dynamics_flow.safetensors").write_bytes(b"the last round's stage-3 model")
     assert main(["average", *map(str, dirs), "--out", str(tmp_path / "mean")]) == 0
+    manifest = yaml.safe_load((tmp_path / "mean" / "manifest.yaml").read_text())["sha256"]
+    assert "dynamics_flow.safetensors" in manifest and verify_manifest(tmp_path / "mean")
     mean, base = load_checkpoint(tmp_path / "mean"), load_checkpoint(start)
     for k, v in mean.actor.state_dict().items():
         torch.testing.assert_close(v, base.actor.state_dict()[k] + 2.0)

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint,
         read_meta,
         save_checkpoint,
+        write_manifest,
     )
     from vla_wm_ros.training.actor_average import attach_value, average_actors
 
@@ -46,5 +47,6 @@ def run(args: argparse.Namespace) -> int:
     save_checkpoint(model, out, extra=meta)
     for extra in Path(args.ckpts[-1]).glob("dynamics_*.safetensors"):
         shutil.copy(extra, out / extra.name)
+    write_manifest(out)  # with the copied dynamics, so that they are checked at load too
     print(f"average: actor of {len(args.ckpts)} checkpoints -> {out}")
     return 0
