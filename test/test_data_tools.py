@@ -272,3 +272,22 @@ def test_merge_keeps_every_episode_and_refuses_another_rendering(dataset, tmp_pa
     done = _cli("data", "merge", str(dataset), str(near), "--out", str(refused))
     assert done.returncode == 2 and "orbit-near" in done.stderr and str(near) in done.stderr
     assert not refused.exists()
+
+    # A subset: one task left out of the first source, the second kept whole.
+    subset = tmp_path / "subset"
+    done = _cli(
+        "data", "merge", str(dataset), str(extra), "--exclude-tasks", "drawer-close",
+        "--out", str(subset), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sources"] == {str(dataset): 2, str(extra): 1}
+    assert summary["frames"] == sum(m.length for m in EpisodeDataset(subset).episodes)
+    tasks = [m.task_name for m in EpisodeDataset(subset).episodes]
+    assert tasks == ["button-press-topdown", "button-press-topdown", "reach"]
+    only = tmp_path / "only"
+    done = _cli("data", "merge", str(dataset), "--tasks", "drawer-close", "--out", str(only))
+    assert done.returncode == 0, done.stderr
+    assert {m.task_name for m in EpisodeDataset(only).episodes} == {"drawer-close"}
+    done = _cli("data", "merge", str(dataset), "--tasks", "push", "--out", str(tmp_path / "none"))
+    assert done.returncode == 2 and "no episode" in done.stderr

@@ -116,6 +116,13 @@ class MetaWorldEnv:
         return self._state
 
     @property
+    def grip_point(self) -> np.ndarray:
+        """Midpoint of the two fingertips (x, y, z in metres, world frame): the point
+        Meta-World's reach and grasp success tests measure, ~4.5 cm below the hand
+        position that `state[:3]` reports."""
+        return np.asarray(self._env.tcp_center, dtype=np.float64).copy()
+
+    @property
     def state_dim(self) -> int:
         return int(self._env.observation_space.shape[0])
 
