@@ -81,6 +81,9 @@ class LinearQuadraticSystem:
             action = action + self.policy_noise * noise
         return action
 
+    def actor_action(self, belief: Tensor, goal: Tensor) -> Tensor:
+        return self.policy(self.feature(belief), self.goal_context(goal), False)
+
     def q_spread(self, feature: Tensor, action: Tensor, context: Tensor) -> Tensor:
         """A Q ensemble fitted on the prior's data: its heads disagree in proportion to how
         far the action is from the prior's mode action."""

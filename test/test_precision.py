@@ -85,6 +85,30 @@ def test_auto_plans_in_bf16_on_this_cpu_when_it_has_it(shipped):
     assert next(shipped.world_model.parameters()).dtype == torch.float32  # fp32 untouched
 
 
+def test_a_bf16_plan_that_keeps_the_actor_sends_the_actors_own_action(shipped):
+    """The actor's plan kept (an impossible margin) or no time to plan: the bf16 planner
+    sends the fp32 actor's action, what actor mode sends, not its bf16 rollout's first
+    action (which differs by rounding: 0.002-0.006 on these beliefs)."""
+    cfg = load_planner_preset("default")
+    cfg.precision = "bf16"
+    cfg.mppi.prior_margin = 1e9
+    planner = build_planner(cfg, shipped)
+    wm = shipped.world_model
+    rounded = []
+    for seed in range(4):
+        belief, goal = start_belief(shipped, seed), goal_of(seed, shipped.goal_dim)
+        planner.reset()
+        result = planner.plan(belief, goal)
+        with torch.inference_mode():
+            actor = wm.actor(wm.feature(belief), goal[None]).mode[0].numpy()
+        np.testing.assert_allclose(result.action, actor, atol=1e-6)
+        rounded.append(np.abs(planner.mean_plan[0].float().numpy() - actor).max())
+        fallback = planner.plan(belief, goal, deadline=time.monotonic() - 1.0)
+        assert fallback.iterations == 0
+        np.testing.assert_allclose(fallback.action, actor, atol=1e-6)
+    assert max(rounded) > 1e-4  # the bf16 rollout's own first action is another one
+
+
 def test_bf16_rollout_stays_within_state_tolerance_of_fp32(shipped):
     reduced = planning_model(shipped, "bf16")
     assert isinstance(reduced, PrecisionPlanningModel)

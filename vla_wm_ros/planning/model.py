@@ -51,6 +51,12 @@ class PlanningModel(Protocol):
     def policy(self, feature: Tensor, context: GoalContext, sample: bool) -> Tensor:  # (N, A)
         ...
 
+    def actor_action(self, belief: Any, goal: Tensor) -> Tensor:
+        """(1, A) the policy's mode action at `belief` for `goal` in the model's full
+        precision: what the actor alone would send, which a plan that keeps the actor's
+        proposal sends too (a reduced-precision `policy` differs from it by rounding)."""
+        ...
+
     def q_spread(self, feature: Tensor, action: Tensor, context: GoalContext) -> Tensor:
         """(N,) spread (std) of a Q ensemble at (feature, action); only if has_q_ensemble."""
         ...

@@ -95,9 +95,11 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
     def __init__(
         self, world_model, dtype: torch.dtype, sample_latent: bool = False, compiled: bool = False
     ):
+        full = world_model
         if next(world_model.parameters()).dtype != dtype:
             world_model = planning_copy(world_model, dtype)
         super().__init__(world_model, sample_latent=sample_latent)
+        self.full_precision = full
         self.action_low = self.action_low.float()
         self.action_high = self.action_high.float()
         self.compiled = compiled and not sample_latent

@@ -93,7 +93,7 @@ class SamplingPlanner:
         """Best first action for `belief` towards `goal` by time.monotonic() `deadline`."""
         start = time.monotonic()
         with torch.inference_mode():
-            result = self._plan(belief_feature(self.model, belief), goal, deadline, start)
+            result = self._plan(belief, goal, deadline, start)
         return self.gate.apply(result)
 
     def _use_samples(self, n: int) -> None:
@@ -107,12 +107,13 @@ class SamplingPlanner:
         self._noise, self._actions, self._features = self._sized[n]
         self._samples = n
 
-    def _plan(self, f0: Tensor, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
+    def _plan(self, belief: Any, goal: Tensor, deadline: float | None, start: float) -> PlanResult:
         model, cfg = self.model, self.cfg
+        f0 = belief_feature(model, belief)
         context = self._goal_context(goal)
         samples = samples_that_fit(cfg.samples, self.min_samples, self._first_ms, start, deadline)
         if samples == 0:
-            return self._prior_fallback(f0, context, deadline, start)
+            return self._prior_fallback(belief, goal, f0, context, deadline, start)
         self._use_samples(samples)
         features = self._buffers(f0)
         features[0].copy_(f0.expand_as(features[0]))
@@ -132,14 +133,14 @@ class SamplingPlanner:
                 f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
                 + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
             )
-        chosen, expected, predicted = choose_plan(
+        chosen, expected, predicted, kept_prior = choose_plan(
             scores, self._actions, self._mean, cfg, self._kappa
         )
         self._plan_buf.copy_(chosen)
         self._has_prev = True
-        action = torch.minimum(
-            torch.maximum(self._plan_buf[0, 0], model.action_low), model.action_high
-        )
+        # The actor's plan kept: send the actor's own action, not its rounded rollout's.
+        first = model.actor_action(belief, goal)[0] if kept_prior else self._plan_buf[0, 0]
+        action = torch.minimum(torch.maximum(first, model.action_low), model.action_high)
         return PlanResult(
             action=action.cpu().numpy().astype(np.float32),
             expected_return=expected,
@@ -268,9 +269,15 @@ class SamplingPlanner:
         return total / self.cfg.horizon
 
     def _prior_fallback(
-        self, f0: Tensor, context: GoalContext, deadline: float, start: float
+        self,
+        belief: Any,
+        goal: Tensor,
+        f0: Tensor,
+        context: GoalContext,
+        deadline: float,
+        start: float,
     ) -> PlanResult:
-        """No time for one iteration: the actor prior's action at the belief.
+        """No time for one iteration: the actor's action at the belief.
 
         The estimate that ruled the plan out decays, so the next ticks try again: if it was
         an outlier the planner resumes, if not it is measured anew.
@@ -278,8 +285,7 @@ class SamplingPlanner:
         model = self.model
         estimate_ms = self._first_ms or 0.0
         self._first_ms = 0.8 * estimate_ms
-        action = model.policy(f0, context, False)
-        action = torch.minimum(torch.maximum(action, model.action_low), model.action_high)
+        action = model.actor_action(belief, goal)
         uncertainty = float(model.disagreement(f0, action)[0]) if self.gate.measures else 0.0
         return deadline_result(
             action[0].cpu().numpy().astype(np.float32),

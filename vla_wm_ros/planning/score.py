@@ -131,13 +131,14 @@ class SampleScorer:
 
 def choose_plan(
     scores: Scores, actions: Tensor, mean: Tensor, cfg: SamplingConfig, kappa: float | None
-) -> tuple[Tensor, float, float]:
+) -> tuple[Tensor, float, float, bool]:
     """The plan to send from the last iteration's scores: the refit mean or the best sample
     (`cfg.action_choice`), or the actor's mode trajectory (row 0 of `actions`, when there
     are prior rows: `kappa` not None or a prior_margin) when the chosen plan does not beat
     it by the margin: prior_margin + kappa x the chosen plan's discounted Q spread.
-    Returns (plan (H, 1, A), its expected return, its first-step reward); read once per
-    plan, not per iteration: each float() waits for the device."""
+    Returns (plan (H, 1, A), its expected return, its first-step reward, whether it is
+    the actor's); read once per plan, not per iteration: each float() waits for the
+    device."""
     if cfg.action_choice == "best":
         chosen = actions.index_select(1, scores.index[:1])
         expected = float(scores.elite_returns[0])
@@ -157,5 +158,5 @@ def choose_plan(
                 uncertainty = float(scores.weights @ spread.index_select(0, scores.index))
             margin += kappa * uncertainty
         if expected - prior_return < margin:
-            return actions[:, :1], prior_return, float(scores.first_reward[0])
-    return chosen, expected, predicted
+            return actions[:, :1], prior_return, float(scores.first_reward[0]), True
+    return chosen, expected, predicted, False

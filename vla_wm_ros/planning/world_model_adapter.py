@@ -47,6 +47,9 @@ class WorldModelPlanningModel:
         if units is not None and sample_latent:
             raise ValueError("backend units imagine the prior's mode; sample_latent needs eager")
         self.world_model = world_model
+        # The weights as trained (fp32): `actor_action` runs on them. A reduced-precision
+        # subclass plans over a copy and points this at the original.
+        self.full_precision = world_model
         self.units = None if units is None or units.backend == "eager" else units
         self.rssm = world_model.rssm
         self.kernel = ImagineKernel(world_model)
@@ -136,6 +139,16 @@ class WorldModelPlanningModel:
         else:
             dist = self.world_model.actor(feature, goal_term=context.actor)
         return dist.sample() if sample else dist.mode
+
+    def actor_action(self, belief: RSSMState | Tensor, goal: Tensor) -> Tensor:
+        """(1, A) the actor's mode at `belief` in fp32 eager, the call actor mode makes
+        (control/control_policy.py ActorPolicy), clipped to the action bounds."""
+        wm = self.full_precision
+        feature = wm.rssm.feature(belief) if isinstance(belief, RSSMState) else belief
+        param = next(wm.actor.parameters())
+        goal = torch.as_tensor(goal, device=param.device, dtype=param.dtype).reshape(1, -1)
+        action = wm.actor(feature.to(param.device, param.dtype), goal).mode
+        return torch.minimum(torch.maximum(action, self.action_low), self.action_high).float()
 
     def disagreement(self, feature: Tensor, action: Tensor) -> Tensor:
         return self.world_model.disagreement(feature, action)
