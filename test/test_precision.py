@@ -109,6 +109,46 @@ def test_a_bf16_plan_that_keeps_the_actor_sends_the_actors_own_action(shipped):
     assert max(rounded) > 1e-4  # the bf16 rollout's own first action is another one
 
 
+def test_a_bf16_plan_decides_between_actor_and_plan_on_fp32_scores(shipped):
+    """The actor's row and the elites of a bf16 plan, scored again: equal to the fp32
+    model's own scores of those action sequences, where bf16's own scores differ by more
+    than the margin's resolution (exact_decision.py)."""
+    from vla_wm_ros.planning.score import SampleScorer, Scores
+
+    cfg = load_planner_preset("default")
+    cfg.precision = "bf16"
+    planner = build_planner(cfg, shipped)
+    assert planner._exact is not None
+    cfg.precision = "fp32"
+    assert build_planner(cfg, shipped)._exact is None  # fp32 decides on its own scores
+    reduced, fp32_scorer = planner.model, SampleScorer(shipped, cfg.mppi, planner.gate)
+    index = torch.tensor([5, 9, 17, 40])  # "elites"
+    weights = torch.full((4,), 0.25)
+    gaps = []
+    for seed in range(3):
+        belief, goal = start_belief(shipped, seed), goal_of(seed, shipped.goal_dim)
+        planner.reset()
+        planner.plan(belief, goal)
+        stub = Scores(None, None, None, index, weights, None)
+        with torch.inference_mode():
+            exact, rows = planner._exact.rescore(belief, goal, planner._actions, stub)
+            scored = []
+            for model, scorer in ((shipped, fp32_scorer), (reduced, planner.scorer)):
+                width = shipped.rssm.feature_dim
+                features = torch.empty(rows.shape[0] + 1, rows.shape[1], width, dtype=model.dtype)
+                features[0] = model.feature(belief)
+                rollout(model, features, rows)
+                scored.append(scorer(features, rows, model.goal_context(goal)))
+        (want, first, spread), (half, _, _) = scored
+        np.testing.assert_allclose(exact.returns.numpy(), want.numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(exact.spread.numpy(), spread.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(exact.first_reward.numpy(), first.numpy(), atol=1e-5)
+        assert torch.equal(rows[:, 0], planner._actions[:, 0])  # row 0: the actor's
+        assert exact.index.tolist() == [1, 2, 3, 4] and torch.equal(exact.weights, weights)
+        gaps.append(float((half - want).abs().max()))
+    assert max(gaps) > 1e-2, gaps  # bf16's own scores of the same sequences
+
+
 def test_bf16_rollout_stays_within_state_tolerance_of_fp32(shipped):
     reduced = planning_model(shipped, "bf16")
     assert isinstance(reduced, PrecisionPlanningModel)

@@ -100,6 +100,13 @@ class PrecisionPlanningModel(WorldModelPlanningModel):
             world_model = planning_copy(world_model, dtype)
         super().__init__(world_model, sample_latent=sample_latent)
         self.full_precision = full
+        # The fp32 weights as a planning model, where this one plans in another dtype: the
+        # sampling planners decide between the actor and a plan on it (exact_decision.py).
+        self.full_precision_model = (
+            WorldModelPlanningModel(full, sample_latent=sample_latent)
+            if full is not world_model
+            else None
+        )
         self.action_low = self.action_low.float()
         self.action_high = self.action_high.float()
         self.compiled = compiled and not sample_latent

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from vla_wm_ros.planning.budget import samples_that_fit, updated_estimate
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
+from vla_wm_ros.planning.exact_decision import ExactDecision
 from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
 from vla_wm_ros.planning.refit import elite_refit
 from vla_wm_ros.planning.result import PlanResult, deadline_result
@@ -66,6 +67,11 @@ class SamplingPlanner:
         self._first_ms: float | None = None  # first iteration's duration with all samples
         self._iter_ms: float | None = None  # duration of the last later iteration
         self._context: tuple[Tensor, GoalContext] | None = None  # (goal, its terms)
+        # A reduced-precision model's actor-or-plan decision is taken again in fp32.
+        full = getattr(model, "full_precision_model", None)
+        decides = self._kappa is not None or cfg.prior_margin is not None
+        exact = full is not None and decides and self._n_pi > 0
+        self._exact = ExactDecision(full, cfg, self.gate) if exact else None
         # The whole plan as one graph, when the model compiles one (planning/precision.py).
         graph = self.scorer.plan_graph(cfg, self.elite_weights)
         self._whole = graph and WholePlan(graph, cfg, self._noise.shape, self._generator, low)
@@ -133,8 +139,11 @@ class SamplingPlanner:
                 f"({(deadline - start) * 1e3:.1f} ms left, all take ~{self._first_ms:.1f} ms)"
                 + (f"; {cut_reason.removeprefix('deadline: ')}" if cut_reason else "")
             )
+        candidates = self._actions
+        if self._exact is not None:
+            scores, candidates = self._exact.rescore(belief, goal, candidates, scores)
         chosen, expected, predicted, kept_prior = choose_plan(
-            scores, self._actions, self._mean, cfg, self._kappa
+            scores, candidates, self._mean, cfg, self._kappa
         )
         self._plan_buf.copy_(chosen)
         self._has_prev = True
