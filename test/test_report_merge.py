@@ -62,3 +62,33 @@ def test_labels_put_one_mode_of_two_checkpoints_side_by_side(tmp_path, capsys):
     assert main(["eval", "combine", f"old={ACTOR}", f"new={ACTOR}", str(odd), "--markdown"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "| task | actor (old) | actor (new) | planner |"
+
+
+def test_longer_runs_join_shorter_ones_cut_at_their_length(tmp_path):
+    runs = RUNS.parent / "closed_loop_10ep_500steps_v2"
+    planner, actor = runs / "planner.json", runs / "actor.json"
+    full = json.loads(planner.read_text())
+    assert full["max_steps"] == 500
+    short = json.loads(actor.read_text())
+    short["max_steps"] = 60  # as if the actor had run 60 steps per episode
+    short_path = tmp_path / "short.json"
+    short_path.write_text(json.dumps(short))
+    with pytest.raises(ReportError, match="max_steps"):
+        merge_reports([planner, short_path])
+    merged = merge_reports([planner, short_path], steps=60)
+    assert merged["max_steps"] == 60
+    for task, cut in merged["results"]["planner"].items():
+        outcomes = full["results"]["planner"][task]["outcomes"]
+        wins = [o["success"] and o["length"] <= 60 for o in outcomes]
+        assert cut["success_rate"] == pytest.approx(sum(wins) / len(wins))
+        assert max(o["length"] for o in cut["outcomes"]) <= 60
+    late = sum(
+        o["success"] and o["length"] > 60
+        for r in full["results"]["planner"].values()
+        for o in r["outcomes"]
+    )
+    assert late > 0  # some successes came after step 60, and no longer count
+    assert merged["mean_success"]["planner"] < merge_reports([planner])["mean_success"]["planner"]
+    assert json.loads(planner.read_text()) == full  # the file is not changed
+    with pytest.raises(ReportError, match="fewer than 600"):
+        merge_reports([planner], steps=600)

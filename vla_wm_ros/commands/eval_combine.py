@@ -2,7 +2,8 @@
 
 `vla-wm eval closed-loop --modes planner --json > planner.json` (and so on per mode) lets
 each mode run, fail or be repeated on its own; this joins them after checking they met the
-same placements (evaluation/report_merge.py).
+same placements (evaluation/report_merge.py). `--within-steps` cuts longer runs' episodes
+to a shorter run's length first.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default="", help="PNG of the joined table")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", action="store_true", help="print the joined report")
+    parser.add_argument(
+        "--within-steps",
+        type=int,
+        default=None,
+        help="count a success only within this many steps (joins e.g. 500-step runs with "
+        "150-step ones; latency and deviation stay the whole runs')",
+    )
 
 
 def _labelled(text: str) -> tuple[Path, str | None]:
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     paths, labels = zip(*(_labelled(text) for text in args.reports), strict=True)
     try:
-        report = merge_reports(list(paths), list(labels))
+        report = merge_reports(list(paths), list(labels), args.within_steps)
     except ReportError as exc:
         print(f"vla-wm eval combine: {exc}", file=sys.stderr)
         return 2

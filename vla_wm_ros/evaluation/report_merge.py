@@ -31,15 +31,41 @@ def read_report(path: Path) -> dict:
     return report
 
 
-def merge_reports(paths: list[Path], labels: list[str | None] | None = None) -> dict:
+def within_steps(report: dict, steps: int, path: Path) -> dict:
+    """`report` as if its episodes had been cut at `steps`: a success counts only if it
+    came within them (the first `steps` of a longer episode are the episode a shorter run
+    would have played). Latency and deviation figures stay those of the whole run."""
+    if report.get("max_steps") is None or report["max_steps"] < steps:
+        raise ReportError(
+            f"{path}: ran {report.get('max_steps')} steps per episode, fewer than {steps}"
+        )
+    report = json.loads(json.dumps(report))  # a copy
+    for per_task in report["results"].values():
+        for task in per_task.values():
+            outcomes = task["outcomes"]
+            for o in outcomes:
+                o["success"] = bool(o["success"] and o["length"] <= steps)
+                o["length"] = min(o["length"], steps)
+            task["success_rate"] = sum(o["success"] for o in outcomes) / len(outcomes)
+            task["mean_length"] = sum(o["length"] for o in outcomes) / len(outcomes)
+    report["max_steps"] = steps
+    return report
+
+
+def merge_reports(
+    paths: list[Path], labels: list[str | None] | None = None, steps: int | None = None
+) -> dict:
     """One report with every mode of `paths`, in their order; refuses a mode twice and
     reports whose episodes differ (a field missing from an older report is not compared).
     A report's label (e.g. the checkpoint) names its columns "mode (label)", so the same
-    mode of two checkpoints can sit side by side."""
+    mode of two checkpoints can sit side by side. `steps`: every report cut at that many
+    steps per episode first (`within_steps`), so runs of 500 steps join runs of 150."""
     if not paths:
         raise ReportError("no reports given")
     labels = labels or [None] * len(paths)
     reports = [(path, read_report(path)) for path in paths]
+    if steps is not None:
+        reports = [(path, within_steps(report, steps, path)) for path, report in reports]
     first_path, first = reports[0]
     merged = {key: first[key] for key in SAME if key in first}
     merged.update(results={}, sources={}, models={})
