@@ -27,13 +27,16 @@ def _scripted(task: str):
 
 
 def expert_action(env: MetaWorldEnv, obs: Observation | None = None) -> np.ndarray:
-    """Meta-World's scripted policy for `env.task`, clipped to the action bounds; for
-    reach, the grip point steered onto the goal (`reach_action`).
+    """Meta-World's scripted policy for `env.task`, clipped to the action bounds; ours for
+    reach (`reach_action`) and peg-insert-side (`peg_insert_action`), where Meta-World's
+    labels states a learner reaches wrongly.
 
     `obs` is accepted for symmetry with learned policies; the expert reads `env.state`.
     """
     if env.task == "reach":
         action = reach_action(env)
+    elif env.task == "peg-insert-side":
+        action = peg_insert_action(env.state)
     else:
         action = np.asarray(_scripted(env.task).get_action(env.state), dtype=np.float32)
     return np.clip(action, env.action_space_low, env.action_space_high)
@@ -49,6 +52,33 @@ def reach_action(env: MetaWorldEnv, gain: float = 5.0) -> np.ndarray:
     goal = env.state[36:39]
     delta = gain * (goal - env.grip_point)
     return np.append(delta, 0.0).astype(np.float32)
+
+
+def peg_insert_action(state: np.ndarray, gain: float = 25.0) -> np.ndarray:
+    """Grasp the peg, carry it level with the hole, push it in along -x.
+
+    Meta-World's scripted peg policy goes back to "descend onto the peg" whenever the hand
+    is more than 2.5 cm above it, which is about where a grasped peg hangs: a learner that
+    holds the peg a few millimetres lower is told to put it down, and DAgger clones that
+    (the shipped actor's failed episodes lower the lifted peg at x ~ 0). Here the hand
+    descends only onto a peg lying on the table, and the carry is judged by the hand's
+    own height and row (its target), not by the hanging peg's. Same gain as Meta-World's.
+    """
+    hand, peg, goal = state[:3], state[4:7], state[36:39]
+    row, height = goal[1], 0.16  # the hole's y; the hand's height that levels the peg
+    on_table = peg[2] < 0.04
+    over_peg = np.linalg.norm(hand[:2] - peg[:2]) <= 0.04
+    if on_table and not over_peg:
+        target = peg + np.array([0.0, 0.0, 0.3])  # above the peg, clear of everything
+    elif on_table and hand[2] - peg[2] > 0.025:
+        target = peg  # down onto it
+    elif np.linalg.norm(hand[1:] - np.array([row, height])) > 0.03:
+        target = np.array([0.05, row, height])  # level with the hole, 40 cm out
+    else:
+        target = np.array([-0.35, row, height])  # in
+    near = over_peg and hand[2] - peg[2] <= 0.15
+    grip = 0.6 if near else -1.0
+    return np.append(gain * (target - hand), grip).astype(np.float32)
 
 
 def make_policy(kind: PolicyKind, rng: np.random.Generator, noise_std: float = 0.3) -> Policy:
