@@ -101,6 +101,31 @@ def test_peg_expert_carries_a_peg_held_low_instead_of_putting_it_down():
         assert wins == 5
 
 
+def test_pick_place_expert_grasps_at_the_pucks_height_and_survives_noise():
+    """Hand 6 cm over the puck: Meta-World's scripted policy already closes (in the air),
+    ours keeps the gripper open and descends; under action noise of std 0.5 ours still
+    solves the placements (Meta-World's solved 12 of 20 in the measurement, SIMULATOR)."""
+    from vla_wm_ros.sim.policies import _scripted, pick_place_action
+
+    rng = np.random.default_rng(0)
+    with MetaWorldEnv("pick-place", render=False, max_steps=300) as env:
+        env.reset(seed=3)
+        state = env.state.copy()
+        state[:3] = state[4:7] + np.array([0.0, 0.0, 0.06])
+        assert _scripted("pick-place").get_action(state)[3] > 0.5
+        ours = pick_place_action(state)
+        assert ours[3] < 0 and ours[2] < 0  # open, going down
+        wins = 0
+        for seed in range(10):
+            env.reset(seed=2000 + seed)
+            for _ in range(env.max_steps):
+                noisy = expert_action(env) + rng.normal(0.0, 0.5, 4)
+                if env.step(np.clip(noisy, -1, 1).astype(np.float32)).success:
+                    wins += 1
+                    break
+        assert wins >= 9, f"ours solved {wins}/10 under noise"
+
+
 @pytest.fixture(scope="module")
 def grounder():
     from vla_wm_ros.language.grounding import Grounder
