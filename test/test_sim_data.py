@@ -80,10 +80,10 @@ def test_reach_expert_puts_the_grip_point_on_the_goal():
 def test_peg_expert_carries_a_peg_held_low_instead_of_putting_it_down():
     """A lifted peg hanging 2.8 cm under the hand (a learner's grasp): Meta-World's scripted
     policy says "descend onto the peg" (it puts the peg down), ours carries it on towards
-    the hole; and ours solves the placements its test solves."""
+    the hole (that it solves placements: test_scripted_expert_succeeds)."""
     from vla_wm_ros.sim.policies import _scripted, peg_insert_action
 
-    with MetaWorldEnv("peg-insert-side", render=False, max_steps=300) as env:
+    with MetaWorldEnv("peg-insert-side", render=False) as env:
         env.reset(seed=3)
         state = env.state.copy()
         state[4:7] = [0.03, state[37], 0.12]  # the peg in the air, in the hole's row
@@ -91,14 +91,6 @@ def test_peg_expert_carries_a_peg_held_low_instead_of_putting_it_down():
         assert _scripted("peg-insert-side").get_action(state)[2] < -0.5
         ours = peg_insert_action(state)
         assert ours[2] > 0 and ours[3] > 0  # up to the carrying height, still gripping
-        wins = 0
-        for seed in range(5):
-            env.reset(seed=seed)
-            for _ in range(env.max_steps):
-                if env.step(expert_action(env)).success:
-                    wins += 1
-                    break
-        assert wins == 5
 
 
 def test_pick_place_expert_grasps_at_the_pucks_height_and_survives_noise():
