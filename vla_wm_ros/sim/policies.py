@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from vla_wm_ros.sim.env import MetaWorldEnv, Observation
+from vla_wm_ros.sim.state_layout import STATE_SLICES
 from vla_wm_ros.sim.tasks import env_id
 
 PolicyKind = Literal["expert", "noisy-expert", "random"]
@@ -28,8 +29,8 @@ def _scripted(task: str):
 
 def expert_action(env: MetaWorldEnv, obs: Observation | None = None) -> np.ndarray:
     """Meta-World's scripted policy for `env.task`, clipped to the action bounds; ours for
-    reach (`reach_action`) and peg-insert-side (`peg_insert_action`), where Meta-World's
-    labels states a learner reaches wrongly.
+    reach, peg-insert-side and pick-place (`reach_action`, `peg_insert_action`,
+    `pick_place_action`), where Meta-World's labels states a learner reaches wrongly.
 
     `obs` is accepted for symmetry with learned policies; the expert reads `env.state`.
     """
@@ -51,7 +52,7 @@ def reach_action(env: MetaWorldEnv, gain: float = 5.0) -> np.ndarray:
     the grip point 4.5 cm under it: inside the 5 cm success radius by 0.5 cm, so a
     policy cloned from it fails on a centimetre of error. Same proportional step (gain 5
     per metre, as the scripted one), open gripper (effort 0)."""
-    goal = env.state[36:39]
+    goal = env.state[STATE_SLICES["goal"]]
     delta = gain * (goal - env.grip_point)
     return np.append(delta, 0.0).astype(np.float32)
 
@@ -66,7 +67,7 @@ def peg_insert_action(state: np.ndarray, gain: float = 25.0) -> np.ndarray:
     descends only onto a peg lying on the table, and the carry is judged by the hand's
     own height and row (its target), not by the hanging peg's. Same gain as Meta-World's.
     """
-    hand, peg, goal = state[:3], state[4:7], state[36:39]
+    hand, peg, goal = (state[STATE_SLICES[k]] for k in ("hand", "object", "goal"))
     row, height = goal[1], 0.16  # the hole's y; the hand's height that levels the peg
     on_table = peg[2] < 0.04
     over_peg = np.linalg.norm(hand[:2] - peg[:2]) <= 0.04
@@ -95,7 +96,8 @@ def pick_place_action(state: np.ndarray, gain: float = 10.0) -> np.ndarray:
     (success: puck within 7 cm). Here the gripper closes only at grasp height and the
     carry aims the puck. Same gain as Meta-World's.
     """
-    hand, opening, puck, goal = state[:3], state[3], state[4:7], state[36:39]
+    hand, puck, goal = (state[STATE_SLICES[k]] for k in ("hand", "object", "goal"))
+    opening = state[3]  # the gripper's opening, after the hand's x, y, z
     over_puck = np.linalg.norm(hand[:2] - puck[:2]) <= 0.02
     low = hand[2] - puck[2] <= 0.05
     grip = -1.0
