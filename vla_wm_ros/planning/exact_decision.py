@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from vla_wm_ros.planning.config import SamplingConfig
-from vla_wm_ros.planning.model import rollout
+from vla_wm_ros.planning.model import GoalContextCache, rollout
 from vla_wm_ros.planning.score import SampleScorer, Scores
 from vla_wm_ros.planning.uncertainty import SafetyGate
 
@@ -31,7 +31,7 @@ class ExactDecision:
     def __init__(self, full, cfg: SamplingConfig, gate: SafetyGate):
         self.model = full
         self.scorer = SampleScorer(full, cfg, gate)
-        self._context: tuple[Tensor, Any] | None = None
+        self._goal_context = GoalContextCache(full)
 
     def rescore(self, belief: Any, goal: Tensor, actions: Tensor, scores: Scores):
         """(Scores over [prior row, elites...], their actions (H, 1 + k, A)) in fp32; the
@@ -47,8 +47,3 @@ class ExactDecision:
         index = torch.arange(1, count, device=rows.device)
         exact = Scores(returns, first_reward, returns[1:], index, scores.weights, spread)
         return exact, chosen
-
-    def _goal_context(self, goal: Tensor):
-        if self._context is None or not torch.equal(self._context[0], goal):
-            self._context = (goal.clone(), self.model.goal_context(goal))
-        return self._context[1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor
 
 GoalContext = Any  # what `goal_context` returns; only passed back to the model
@@ -78,6 +79,20 @@ def rollout(model: PlanningModel, features: Tensor, actions: Tensor) -> None:
         return
     for t in range(actions.shape[0]):
         model.imagine_step(features[t], actions[t], out=features[t + 1])
+
+
+class GoalContextCache:
+    """A model's goal terms, computed again only when the goal changes (a goal holds for
+    many ticks; its terms are a few GEMMs per plan otherwise)."""
+
+    def __init__(self, model: PlanningModel) -> None:
+        self.model = model
+        self._entry: tuple[Tensor, GoalContext] | None = None  # (goal, its terms)
+
+    def __call__(self, goal: Tensor) -> GoalContext:
+        if self._entry is None or not torch.equal(self._entry[0], goal):
+            self._entry = (goal.clone(), self.model.goal_context(goal))
+        return self._entry[1]
 
 
 def belief_feature(model: PlanningModel, belief: Any) -> Tensor:

@@ -26,7 +26,13 @@ from torch import Tensor
 from vla_wm_ros.planning.budget import samples_that_fit, updated_estimate
 from vla_wm_ros.planning.config import SafetyConfig, SamplingConfig
 from vla_wm_ros.planning.exact_decision import ExactDecision
-from vla_wm_ros.planning.model import GoalContext, PlanningModel, belief_feature, rollout
+from vla_wm_ros.planning.model import (
+    GoalContext,
+    GoalContextCache,
+    PlanningModel,
+    belief_feature,
+    rollout,
+)
 from vla_wm_ros.planning.refit import elite_refit
 from vla_wm_ros.planning.result import PlanResult, deadline_result
 from vla_wm_ros.planning.score import SampleScorer, Scores, choose_plan
@@ -66,7 +72,7 @@ class SamplingPlanner:
         self._use_samples(n)
         self._first_ms: float | None = None  # first iteration's duration with all samples
         self._iter_ms: float | None = None  # duration of the last later iteration
-        self._context: tuple[Tensor, GoalContext] | None = None  # (goal, its terms)
+        self._goal_context = GoalContextCache(model)
         # A reduced-precision model's actor-or-plan decision is taken again in fp32.
         full = getattr(model, "full_precision_model", None)
         decides = self._kappa is not None or cfg.prior_margin is not None
@@ -160,13 +166,6 @@ class SamplingPlanner:
             reason=cut_reason,
             predicted_reward=predicted,
         )
-
-    def _goal_context(self, goal: Tensor) -> GoalContext:
-        """The goal's terms, computed again only when the goal changes (a goal holds for
-        many ticks; its terms are a few GEMMs per plan otherwise)."""
-        if self._context is None or not torch.equal(self._context[0], goal):
-            self._context = (goal.clone(), self.model.goal_context(goal))
-        return self._context[1]
 
     def _iterations(
         self, context: GoalContext, samples: int, deadline: float | None, start: float
