@@ -8,6 +8,7 @@ the join, not in the reader's head.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def within_steps(report: dict, steps: int, path: Path) -> dict:
         raise ReportError(
             f"{path}: ran {report.get('max_steps')} steps per episode, fewer than {steps}"
         )
-    report = json.loads(json.dumps(report))  # a copy
+    report = copy.deepcopy(report)
     for per_task in report["results"].values():
         for task in per_task.values():
             outcomes = task["outcomes"]
