@@ -143,12 +143,17 @@ def test_errors_and_uncertain_plans_send_the_safe_action(model):
 
 def test_lockstep_acts_once_per_belief_and_watch_only_only_on_a_hold(model):
     policy = Scripted(np.full(model.action_dim, 0.1))
-    loop = _loop(model, policy, lockstep=True)
+    loop = _loop(model, policy, lockstep=True, max_latent_age=0.05)
     assert loop.tick(watch_only=True).decision.status == "no_goal"
     loop.set_goal("g1", _goal(model))
+    # No belief for the goal yet: the simulator waits for one, and so does the loop (a
+    # hold would be a simulator step put in by the timing of the messages).
+    assert loop.tick() is None and loop.tick(watch_only=True) is None
+    assert loop.health()[:2] == ("warn", "lock-step, waiting: no belief received yet")
     loop.set_belief(_belief(model))
     assert loop.tick(watch_only=True) is None  # all well: the timer only watches
-    assert loop.tick() is not None
+    time.sleep(0.06)  # older than max_latent_age, but the simulator has not moved
+    assert loop.tick().decision.status == "ok"
     assert loop.tick() is None  # no new belief: the simulator waits for this action
     loop.set_belief(_belief(model, seed=1))
     assert loop.tick() is not None and len(policy.calls) == 2
@@ -259,8 +264,31 @@ def test_joint_names_pick_the_models_order(model):
     assert estimate.proprio.tolist() == [float(i) for i in reversed(range(model.proprio_dim))]
 
 
+def test_a_frame_folds_with_the_joint_state_of_its_own_stamp(model):
+    """The encoder's latency lets newer joint states arrive before the frame: the frame
+    still takes the newest measured at or before it (as training data pairs them)."""
+    tracker, _ = _tracker(model)
+    for k in range(3):  # joints measured at NOW - 0.3, - 0.2, - 0.1
+        tracker.set_joint_states([], [float(k)] * model.proprio_dim, NOW - 0.3 + 0.1 * k)
+    tracker.set_goal("g1")
+    first = tracker.add_frame(model.encoder_id, _features(model), "s0", NOW - 0.29)
+    assert first.proprio.tolist() == [0.0] * model.proprio_dim
+    assert tracker.health()[2]["joint_skew_ms"] == 10.0
+    tracker.set_action([0.0] * model.action_dim)
+    second = tracker.add_frame(model.encoder_id, _features(model, 1), "s1", NOW - 0.11)
+    assert second.proprio.tolist() == [1.0] * model.proprio_dim
+    # The filter saw those joints: the same frames folded with the latest joints differ.
+    other, _ = _tracker(model)
+    other.set_joint_states([], [2.0] * model.proprio_dim)  # unstamped: the latest is taken
+    other.set_goal("g1")
+    latest = other.add_frame(model.encoder_id, _features(model), "s0", NOW - 0.29)
+    assert latest.proprio.tolist() == [2.0] * model.proprio_dim
+    assert not np.allclose(latest.deter, first.deter) or not np.allclose(latest.stoch, first.stoch)
+
+
 def test_late_frames_are_predicted_then_the_belief_is_withheld(model):
-    tracker, _ = _tracker(model, frame_timeout=0.02, max_predicted=2)
+    clock = [NOW]
+    tracker, _ = _tracker(model, frame_timeout=0.02, max_predicted=2, clock=lambda: clock[0])
     assert tracker.predict_if_late() is None  # nothing to advance yet
     assert tracker.health()[0] == "warn"
     tracker.set_joint_states([], [0.0] * model.proprio_dim)
@@ -268,9 +296,13 @@ def test_late_frames_are_predicted_then_the_belief_is_withheld(model):
     tracker.set_goal("g1")
     tracker.add_frame(model.encoder_id, _features(model), "s", NOW - 0.45)
     assert tracker.predict_if_late() is None  # the frame is current
+    # Lateness is measured on the node clock, which the frames are stamped on: a
+    # simulator that waits for the planner stops it, and no frame is ever late.
+    time.sleep(0.03)
+    assert tracker.predict_if_late() is None and tracker.health()[:2] == ("ok", "filtering")
     guesses = []
     for _ in range(4):
-        time.sleep(0.03)
+        clock[0] += 0.03
         guesses.append(tracker.predict_if_late())
     assert [g.frames_missed for g in guesses[:2]] == [1, 2]
     assert all(g.predicted_only for g in guesses[:2]) and guesses[2:] == [None, None]

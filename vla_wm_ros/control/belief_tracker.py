@@ -1,22 +1,29 @@
-"""The state estimator's belief lifecycle, without ROS: frames, joints and actions in,
-one latent estimate out per frame (or per missed frame).
+"""The state estimator's belief lifecycle, without ROS: frames, joints and actions in, one
+latent estimate out per frame (or per missed frame).
 
 The RSSM filter keeps its belief across ticks (fixing the seed's re-encode-from-zero,
 defect 5): every frame folds (previous belief, executed action, new image features and
-proprioception) into a posterior. When no frame comes for `frame_timeout` it predicts
-with the prior alone (predicted_only, frames_missed counting up), and after
-`max_predicted_steps` such guesses it withholds the belief, so the planner's watchdog
-holds the robot instead of acting on a belief with nothing behind it. A new goal resets
-the belief (from the latest frame, when it is recent). Bad input goes to `reject(what,
-reason)` and changes nothing: values are checked as float32 (control/input_checks), frame
-stamps against the node clock, and a belief is withheld while the joint states or the
-executed action are older than their limits. A belief that turns non-finite resets
-itself (the next frame starts a new one) and says so.
+proprioception) into a posterior. The proprioception folded with a frame is the newest
+joint state measured at or before the frame's own stamp (as recordings are paired for
+training), not whichever came last: the encoder's latency would otherwise pair each
+image with joints measured tens of milliseconds later, by an amount that depends on the
+CPU's load. When no frame comes for `frame_timeout` on the node clock (the clock the
+frames are stamped on: simulated time under use_sim_time, so a simulator that waits for
+the planner never looks late) it predicts with the prior alone (predicted_only,
+frames_missed counting up), and after `max_predicted_steps` such guesses it withholds
+the belief, so the planner's watchdog holds the robot instead of acting on a belief with
+nothing behind it. A new goal resets the belief (from the latest frame, when its stamp
+is within `frame_timeout` of the node clock). Bad input goes to `reject(what, reason)`
+and changes nothing: values are checked as float32 (control/input_checks), frame stamps
+against the node clock, and a belief is withheld while the joint states or the executed
+action are older than their limits. A belief that turns non-finite resets itself (the
+next frame starts a new one) and says so.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +31,10 @@ import numpy as np
 
 from vla_wm_ros.control.input_checks import StampCheck, StreamLimits, as_model_values
 from vla_wm_ros.control.model_runtime import ModelRuntime
+
+# Joint states kept for pairing with frames by stamp: ~1 s at 100 Hz covers the latency
+# of an image encoder on a loaded CPU.
+JOINT_HISTORY = 100
 
 
 @dataclass
@@ -73,9 +84,13 @@ class BeliefTracker:
         self._max_predicted = max_predicted_steps
         self._reject = reject
         self.goal_id = ""
-        self._proprio: np.ndarray | None = None
+        self._proprio: np.ndarray | None = None  # the latest joint state
+        # (node-clock seconds, values) of recent joint states; 0 s: unstamped
+        self._joint_history: deque[tuple[float, np.ndarray]] = deque(maxlen=JOINT_HISTORY)
+        self.joint_skew = 0.0  # seconds between the last frame and the joints it took
         self._action = np.zeros(model.action_dim, dtype=np.float32)
-        self._frame: tuple[np.ndarray, object, float] | None = None  # (features, stamp, t)
+        # (features, stamp, monotonic arrival, node-clock stamp seconds)
+        self._frame: tuple[np.ndarray, object, float, float] | None = None
         self._stamp: object = None
         self._last_step = -float("inf")
         self.frames_missed = 0
@@ -92,10 +107,13 @@ class BeliefTracker:
             return
         self._pose, self._pose_time = values, time.monotonic()
 
-    def set_joint_states(self, names: list[str], positions: list[float]) -> None:
-        """The proprioception: `proprio_joints` picked by name, or every position in order
-        (unnamed positions are taken in order only when `proprio_joints` is empty); with
-        pose_source, after the end-effector x, y, z of the latest pose."""
+    def set_joint_states(
+        self, names: list[str], positions: list[float], seconds: float = 0.0
+    ) -> None:
+        """The proprioception, measured at `seconds` on the node clock (0: unstamped):
+        `proprio_joints` picked by name, or every position in order (unnamed positions
+        are taken in order only when `proprio_joints` is empty); with pose_source, after
+        the end-effector x, y, z of the latest pose."""
         if (names or self._joints) and len(positions) != len(names):
             self._reject("joint_states", f"{len(names)} names but {len(positions)} positions")
             return
@@ -119,7 +137,10 @@ class BeliefTracker:
         if problem:
             self._reject("joint_states", problem)
             return
+        if self._joint_history and seconds < self._joint_history[-1][0]:
+            self._joint_history.clear()  # the clock went back (a simulator restarted)
         self._proprio, self._proprio_time = values, time.monotonic()
+        self._joint_history.append((seconds, values))
 
     def set_action(self, values: list[float]) -> None:
         """The action the planner executed: the previous action of the next filter step."""
@@ -153,7 +174,7 @@ class BeliefTracker:
         if problem:
             self._reject("embedding", problem)
             return None
-        self._frame = (embedding, stamp, time.monotonic())
+        self._frame = (embedding, stamp, time.monotonic(), seconds)
         return self._fold_frame()
 
     def set_goal(self, goal_id: str) -> Estimate | None:
@@ -163,7 +184,7 @@ class BeliefTracker:
         self._action = np.zeros(self.model.action_dim, dtype=np.float32)
         self.frames_missed = 0
         self._last_step = -float("inf")
-        if self._frame is not None and time.monotonic() - self._frame[2] <= self._frame_timeout:
+        if self._frame is not None and self._clock() - self._frame[3] <= self._frame_timeout:
             return self._fold_frame()
         return None
 
@@ -194,17 +215,31 @@ class BeliefTracker:
         if self.stale:
             self._reject("embedding", self.stale)
             return None
-        embedding, stamp, _ = self._frame
-        state = self._filter.update(embedding, self._proprio, self._action)
+        embedding, stamp, _, seconds = self._frame
+        proprio = self._proprio_at(seconds)
+        state = self._filter.update(embedding, proprio, self._action)
         self._stamp = stamp
         self.frames_missed = 0
         self.posteriors += 1
-        return self._estimate(state, predicted_only=False)
+        return self._estimate(state, predicted_only=False, proprio=proprio)
+
+    def _proprio_at(self, seconds: float) -> np.ndarray:
+        """The newest joint state measured at or before `seconds` (as bag import pairs
+        them, data/bag_reader), the earliest kept when all came later; the latest one
+        when it or the frame is unstamped."""
+        if seconds <= 0.0 or self._joint_history[-1][0] <= 0.0:
+            self.joint_skew = 0.0
+            return self._proprio
+        stamped = [(t, values) for t, values in self._joint_history if t > 0.0]
+        before = [pair for pair in stamped if pair[0] <= seconds]
+        t, values = before[-1] if before else stamped[0]
+        self.joint_skew = abs(seconds - t)
+        return values
 
     def predict_if_late(self) -> Estimate | None:
         """Called often: the prior step when no frame came for `frame_timeout`, until
         `max_predicted_steps` of them; then nothing (the belief is withheld)."""
-        if not self._filter.started or time.monotonic() - self._last_step < self._frame_timeout:
+        if not self._filter.started or self._clock() - self._last_step < self._frame_timeout:
             return None
         if self.frames_missed >= self._max_predicted:
             return None
@@ -216,9 +251,11 @@ class BeliefTracker:
         self.priors += 1
         return self._estimate(state, predicted_only=True)
 
-    def _estimate(self, state, predicted_only: bool) -> Estimate | None:
+    def _estimate(
+        self, state, predicted_only: bool, proprio: np.ndarray | None = None
+    ) -> Estimate | None:
         deter, stoch = self.model.state_to_arrays(state)
-        self._last_step = time.monotonic()
+        self._last_step = self._clock()
         if not (np.all(np.isfinite(deter)) and np.all(np.isfinite(stoch))):
             self._filter.reset()
             self.belief_resets += 1
@@ -233,7 +270,7 @@ class BeliefTracker:
             frames_missed=self.frames_missed,
             deter=deter,
             stoch=stoch,
-            proprio=self._proprio,
+            proprio=self._proprio if proprio is None else proprio,
             stamp=self._stamp,
         )
 
@@ -247,6 +284,7 @@ class BeliefTracker:
             "prior_only_steps": self.priors,
             "frames_missed": self.frames_missed,
             "belief_resets": self.belief_resets,
+            "joint_skew_ms": round(self.joint_skew * 1e3, 1),
         }
         if self.stale:
             return "error", self.stale, values

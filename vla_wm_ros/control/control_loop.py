@@ -2,7 +2,10 @@
 
 What the planner node used to decide itself, so it is tested without a graph: the
 watchdog gate (no goal, no belief of the current goal, a belief older than
-`max_latent_age` -> the safe action), lock-step (act once per new belief), the plan's
+`max_latent_age` -> the safe action), lock-step (act once per new belief, and wait for
+one rather than hold, up to LOCKSTEP_PATIENCE: the simulator steps on every action, a
+hold included, and waits for the next, so no belief there is ever old and a hold would be
+a step the timing of the CPU had put in), the plan's
 budget (a fraction of the period, less the frame's age when beliefs trigger the tick),
 a failing planner answered by the safe action, the safe action for an uncertain plan,
 and the health rules /diagnostics reports. The node converts messages and publishes.
@@ -33,6 +36,11 @@ from vla_wm_ros.control.model_runtime import ModelRuntime
 
 # Statuses that mean the tick planned (its own action or the fallback's in time).
 PLANNED = ("ok", "deadline")
+
+
+# Lock-step: seconds a tick waits for a belief before it holds after all (the hold steps
+# the simulator, whose next frame restarts a belief that was refused or lost).
+LOCKSTEP_PATIENCE = 2.0
 
 
 @dataclass
@@ -104,6 +112,8 @@ class ControlLoop:
         self._belief: Belief | None = None
         self._beliefs = 0
         self._acted_on = 0
+        self.waiting = ""  # lock-step: why the last tick waited for a belief ("" if not)
+        self._waiting_since = 0.0
         self.last: Tick | None = None
         # Ticks that planned with less work than configured (fewer iterations: the
         # planner shrank to the time it had) and ticks that fell back to the actor.
@@ -153,16 +163,24 @@ class ControlLoop:
         start = time.monotonic()
         belief = self._belief
         age = start - belief.arrival if belief is not None else None
+        lockstep = self.settings.lockstep
         verdict = watchdog.check(
             self.goal_id,
             belief.goal_id if belief else None,
             age,
-            self.settings.max_latent_age,
+            float("inf") if lockstep else self.settings.max_latent_age,
         )
+        if lockstep and verdict is not None and verdict.status == watchdog.STALE:
+            if not self.waiting:
+                self._waiting_since = start
+            self.waiting = verdict.reason
+            if start - self._waiting_since < LOCKSTEP_PATIENCE:
+                return None  # the simulator waits for the belief's action, not a hold
         if watch_only and verdict is None:
             return None
-        if self.settings.lockstep and self._beliefs == self._acted_on and verdict is None:
+        if lockstep and self._beliefs == self._acted_on and verdict is None:
             return None  # nothing new to act on; the simulator waits for us
+        self.waiting = ""
         self._acted_on = self._beliefs
         if verdict is not None:
             decision = safe_result(self.safe, verdict.status, verdict.reason)
@@ -225,6 +243,8 @@ class ControlLoop:
             "plans_shrunk": self.plans_shrunk,
             "plans_fallen_back": self.plans_fallen_back,
         }
+        if self.waiting:
+            return "warn", f"lock-step, waiting: {self.waiting}", values
         if decision is None:
             return "warn", "no tick yet", values
         if decision.status == watchdog.NO_GOAL:

@@ -39,7 +39,11 @@ class LoopSettings:
         ),
     )
     lockstep: bool = field(
-        default=False, metadata=doc("act once per new belief (evaluation, sim step_mode on_action)")
+        default=False,
+        metadata=doc(
+            "act once per new belief and wait for it, never hold for it (evaluation against "
+            "sim_bridge step_mode on_action, which waits for every action)"
+        ),
     )
     trigger: Literal["timer", "belief"] = field(
         default="timer",

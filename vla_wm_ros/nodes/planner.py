@@ -16,7 +16,8 @@ normalised action, an end-effector velocity, or a position target integrated fro
 measured state carried by the belief; a hold is the measured position, never zeros),
 on ~/executed_action (normalised, for the state estimator)
 and in ~/plan_status. With `lockstep` a tick acts only on a belief it has not acted on
-yet (evaluation against a simulator stepping once per action). With `trigger: belief` the
+yet and waits for one instead of holding (evaluation against a simulator that steps once
+per action and waits: a hold would be a step the CPU's timing put in). With `trigger: belief` the
 loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
 arrives (image in -> action out with no timer phase in between), and the timer only
 watches, sending the safe action when the goal is missing or the belief goes stale.
@@ -221,8 +222,10 @@ class PlannerLogic(GuardedCallbacks):
             command = self._semantics.command(result.action, self._measured)
         else:
             command = self._semantics.hold(self._safe, self._measured)
-        self._command(command, stamp)
+        # The estimator hears of the action before the robot can act on it: a frame taken
+        # after this step then never meets the previous action instead.
         self._executed_pub.publish(Float64MultiArray(data=result.action.tolist()))
+        self._command(command, stamp)
         status = PlanStatus(
             goal_id=tick.goal_id,
             status=STATUS_CODES[result.status],

@@ -141,17 +141,19 @@ class SimBridge(GuardedCallbacks, Node):
         stamp = ClockMsg()
         stamp.clock.sec, stamp.clock.nanosec = divmod(frame.sim_time_ns, 1_000_000_000)
         self._clock_pub.publish(stamp)
-        image = rgb_to_image(frame.obs.image, self.p.encoding)
-        image.header.stamp = stamp.clock
-        image.header.frame_id = self.p.frame_id
-        self._image_pub.publish(image)
-        self._info_pub.publish(self._camera_info(image))
+        # Joints before the image, as a robot's faster joint stream would: the frame's
+        # belief then folds the joints measured with it (state_estimator pairs by stamp).
         joints = JointState(
             name=list(self._sim.env.proprio_names),
             position=[float(v) for v in frame.obs.proprio],
         )
         joints.header.stamp = stamp.clock
         self._joint_pub.publish(joints)
+        image = rgb_to_image(frame.obs.image, self.p.encoding)
+        image.header.stamp = stamp.clock
+        image.header.frame_id = self.p.frame_id
+        self._image_pub.publish(image)
+        self._info_pub.publish(self._camera_info(image))
         sim = self._sim
         status = EpisodeStatus(
             goal_id=sim.goal_id,

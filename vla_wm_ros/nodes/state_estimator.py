@@ -47,7 +47,8 @@ PARAMETERS = [
     Param(
         "frame_timeout",
         0.15,
-        "seconds without a frame before the belief is advanced by the prior alone",
+        "seconds on the node clock (simulated under use_sim_time) without a frame before "
+        "the belief is advanced by the prior alone",
         low=0.005,
         high=10.0,
     ),
@@ -77,14 +78,17 @@ class StateEstimator(GuardedCallbacks, Node):
             self._rejections.reject, limits, lambda: clock.now().nanoseconds / 1e9,
             pose_source=p.proprio_source == "pose",
         )  # fmt: skip
+        self._pub = self.create_publisher(LatentState, "~/latent", qos.STATE)
+        # What a frame folds with is subscribed before the frames: when a busy executor
+        # finds both ready, rclpy takes them in this order, so the frame meets the joint
+        # states and the executed action that came before it.
         if p.proprio_source == "pose":
             self.create_subscription(PoseStamped, "ee_pose", self._on_pose, qos.STATE)
-        self._pub = self.create_publisher(LatentState, "~/latent", qos.STATE)
-        self.create_subscription(Embedding, "embedding", self._on_embedding, qos.SENSOR)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, qos.STATE)
         self.create_subscription(
             Float64MultiArray, "executed_action", self._on_executed_action, qos.COMMAND
         )
+        self.create_subscription(Embedding, "embedding", self._on_embedding, qos.SENSOR)
         self.create_subscription(Goal, "goal", self._on_goal, qos.GOAL)
         self.create_timer(
             p.frame_timeout / 2, self._on_timer, clock=Clock(clock_type=ClockType.STEADY_TIME)
@@ -92,7 +96,8 @@ class StateEstimator(GuardedCallbacks, Node):
         self._diagnostics = diagnostics.Diagnostics(self, self._report, p.diagnostics_period)
 
     def _on_joint_states(self, msg: JointState) -> None:
-        self._tracker.set_joint_states(list(msg.name), list(msg.position))
+        seconds = Time.from_msg(msg.header.stamp).nanoseconds / 1e9
+        self._tracker.set_joint_states(list(msg.name), list(msg.position), seconds)
 
     def _on_pose(self, msg: PoseStamped) -> None:
         position = msg.pose.position
