@@ -24,17 +24,18 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
 from vla_wm_interfaces.action import ExecuteInstruction
-from vla_wm_interfaces.msg import EpisodeStatus, PlanStatus
+from vla_wm_interfaces.msg import Embedding, EpisodeStatus, PlanStatus
 from vla_wm_interfaces.srv import ResetEpisode, SetGoal
 from vla_wm_ros.language.text_check import rejection_reason
 from vla_wm_ros.ros import qos
-from vla_wm_ros.ros.graph import EPISODE, GOAL, PLAN_STATUS, SIM_IMAGE
+from vla_wm_ros.ros.graph import EMBEDDING, EPISODE, GOAL, PLAN_STATUS, SIM_IMAGE
 from vla_wm_ros.ros.image_conversion import image_to_rgb
 from vla_wm_ros.ros.spin import spin_until
 
 SET_GOAL = GOAL.rsplit("/", 1)[0] + "/set_goal"
 EXECUTE = GOAL.rsplit("/", 1)[0] + "/execute"
 RESET = "sim_bridge/reset"
+FRAME_WAIT_S = 2.0  # how long run_episode waits for the reset frame's embedding
 PLANNED = (PlanStatus.OK, PlanStatus.DEADLINE)
 STATUS_NAMES = {
     getattr(PlanStatus, name): name.lower()
@@ -135,6 +136,8 @@ class GraphClient:
         self.node.create_subscription(PlanStatus, PLAN_STATUS, self._on_plan, qos.RECORD)
         if record_frames:
             self.node.create_subscription(Image, SIM_IMAGE, self._on_image, qos.SENSOR)
+        self.embeddings = 0  # image embeddings seen (the camera encoder's output)
+        self.node.create_subscription(Embedding, EMBEDDING, self._on_embedding, qos.SENSOR)
         self._armed = False  # reset answered: the next step-0 status starts the record
 
     # -- plumbing --------------------------------------------------------------------------
@@ -221,6 +224,9 @@ class GraphClient:
 
     # -- following an episode --------------------------------------------------------------
 
+    def _on_embedding(self, msg: Embedding) -> None:
+        self.embeddings += 1
+
     def _on_episode(self, msg: EpisodeStatus) -> None:
         record = self._record
         if record is None:
@@ -257,9 +263,15 @@ class GraphClient:
         """Reset to (task, seed), send `instruction`, follow until done or `timeout` s."""
         record = EpisodeRecord(task=task, seed=seed, instruction=instruction)
         self._record, self._armed = record, True
+        seen = self.embeddings
         reply = self.reset(task, seed)
         if not reply.success:
             raise GraphError(f"reset refused: {reply.message}")
+        # The instruction follows the reset's frame through the encoder, as a person
+        # speaks to a robot they have seen stand still: the estimator then starts the
+        # goal's belief from that frame, never from the previous episode's last one
+        # (which frame it took depended on the CPU's timing).
+        self.spin_until(lambda: self.embeddings > seen, FRAME_WAIT_S)
         goal = self.set_goal(instruction)
         if not goal.accepted:
             raise GraphError(f"instruction {instruction!r} refused: {goal.message}")
