@@ -114,6 +114,7 @@ class _BeliefRecorder:
         from vla_wm_ros.ros.graph import GOAL, LATENT
 
         self.beliefs = []
+        self.predicted: dict[str, int] = {}  # goal -> beliefs advanced without a frame
         self.goals: dict[str, list[float]] = {}
         node.create_subscription(LatentState, LATENT, self._on_latent, qos.STATE)
         node.create_subscription(Goal, GOAL, self._on_goal, qos.GOAL)
@@ -123,6 +124,8 @@ class _BeliefRecorder:
 
         from vla_wm_ros.evaluation.deviation import BeliefRecord
 
+        if msg.predicted_only:
+            self.predicted[msg.goal_id] = self.predicted.get(msg.goal_id, 0) + 1
         feature = np.asarray([*msg.deter, *msg.stoch], dtype=np.float32)
         self.beliefs.append(BeliefRecord(_ns(msg.header.stamp), msg.goal_id, feature))
 
@@ -130,7 +133,8 @@ class _BeliefRecorder:
         self.goals[msg.goal_id] = list(msg.embedding)
 
     def deviation(self, wm, record, tolerance: float) -> dict:
-        """The episode's deviation from the actor; forgets the episode's beliefs."""
+        """The episode's deviation from the actor and its count of beliefs predicted
+        without a frame; forgets the episode's beliefs."""
         import numpy as np
 
         from vla_wm_ros.evaluation.deviation import TickRecord, actor_deviation
@@ -143,10 +147,12 @@ class _BeliefRecorder:
         ]
         beliefs = [b for b in self.beliefs if b.goal_id == record.goal_id]
         self.beliefs = []
+        predicted = self.predicted.pop(record.goal_id, 0)
         goal = self.goals.get(record.goal_id)
         if goal is None:
-            return {"ticks": len(ticks), "paired": 0, "deviating": 0}
-        return actor_deviation(wm, beliefs, ticks, np.asarray(goal, np.float32), tolerance)
+            return {"ticks": len(ticks), "paired": 0, "deviating": 0, "predicted": predicted}
+        out = actor_deviation(wm, beliefs, ticks, np.asarray(goal, np.float32), tolerance)
+        return {**out, "predicted": predicted}
 
 
 def _ns(stamp) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 
 def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
-    """Success rate, mean length, loop latency and deviation from the actor of one task's
-    episodes."""
+    """Success rate, mean length, loop latency, deviation from the actor and beliefs
+    predicted without a frame (prior-only steps) of one task's episodes."""
     from vla_wm_ros.latency import latency_summary
 
     times = [t for r in records for t in r.plan_times_ms()]
@@ -30,6 +30,7 @@ def summarise(records, period_ms: float, deviations: list[dict]) -> dict:
             "paired_ticks": paired,
             "unpaired_ticks": sum(d["ticks"] - d["paired"] for d in deviations),
         },
+        "predicted_beliefs": sum(d.get("predicted", 0) for d in deviations),
     }
     if times:
         lat = latency_summary(times, deadline_ms=period_ms)
