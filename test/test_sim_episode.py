@@ -46,6 +46,17 @@ def test_bad_actions_and_resets_are_refused_and_change_nothing():
     sim.close()
 
 
+def test_an_episode_reset_for_a_goal_takes_no_action_before_that_goal():
+    """Evaluation resets, then sends the instruction; an action still on its way for the
+    previous goal must not step the new episode."""
+    sim = _episode()
+    sim.reset("reach", 0, claimable=True)
+    assert sim.check_action([0.1] * 4) == "the episode reset through ~/reset waits for its goal"
+    assert sim.start_goal("g1", "reach") is None and sim.goal_id == "g1"  # claimed
+    assert sim.check_action([0.1] * 4).tolist() == [0.1] * 4
+    sim.close()
+
+
 def test_a_held_action_is_replaced_by_hold_when_it_is_too_old():
     sim, reference = _episode(action_timeout=0.05), _episode()
     sim.reset("reach", 0)
