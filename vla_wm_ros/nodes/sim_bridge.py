@@ -21,7 +21,8 @@ through `~/reset` waits for a goal of that task: then the goal claims it (evalua
 resets to a chosen placement, then sends the instruction; sim/episode.py). Every
 EpisodeStatus names the goal its episode serves. The stop goal (empty id) changes
 nothing here: the planner holds. Actions sent before the running episode began (queued
-for the previous one on a busy machine) are dropped, so every step is one of its ticks.
+for the previous one on a busy machine), or while a reset episode waits for its goal, are
+dropped, so every step is one of its goal's ticks.
 """
 
 from __future__ import annotations
