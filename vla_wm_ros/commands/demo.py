@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vla_wm_ros.commands.run import graph_arguments
     from vla_wm_ros.latency import latency_summary
-    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.graph import NODES, describe
     from vla_wm_ros.ros.graph_client import GraphClient, GraphError
     from vla_wm_ros.ros.in_process import InProcessGraph
 
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         graph.start()
         client = GraphClient(context=graph.context, record_frames=True)
         try:
+            client.check_alone(NODES)
             task = args.task
             if not task:
                 reply = client.set_goal(args.instruction)

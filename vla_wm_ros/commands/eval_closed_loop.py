@@ -162,7 +162,7 @@ def _ns(stamp) -> int:
 def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> dict:
     from vla_wm_ros.commands.run import graph_arguments
     from vla_wm_ros.evaluation.closed_loop_report import summarise
-    from vla_wm_ros.ros.graph import describe
+    from vla_wm_ros.ros.graph import NODES, describe
     from vla_wm_ros.ros.graph_client import GraphClient
     from vla_wm_ros.ros.in_process import InProcessGraph
 
@@ -178,6 +178,7 @@ def _evaluate_mode(mode, args, tasks, instructions, progress, wm, directory) -> 
         client = GraphClient(context=graph.context)
         recorder = _BeliefRecorder(client.node)
         try:
+            client.check_alone(NODES)
             for task in tasks:
                 records, deviations = [], []
                 for episode in range(args.episodes):
@@ -210,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_wm_ros.language.suite import load_suite
     from vla_wm_ros.models.checkpoint import CheckpointError, load_checkpoint
     from vla_wm_ros.paths import DEFAULT_MODEL
+    from vla_wm_ros.ros.graph_client import GraphError
 
     try:
         wm = load_checkpoint(resolve_model_dir(args.model_dir))
@@ -227,8 +229,14 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, dict] = {}
     total = len(modes) * len(tasks) * args.episodes
     with tempfile.TemporaryDirectory() as tmp, tqdm(total=total, file=sys.stderr) as progress:
-        for mode in modes:
-            results[mode] = _evaluate_mode(mode, args, tasks, instructions, progress, wm, Path(tmp))
+        try:
+            for mode in modes:
+                results[mode] = _evaluate_mode(
+                    mode, args, tasks, instructions, progress, wm, Path(tmp)
+                )
+        except GraphError as exc:
+            print(f"vla-wm eval closed-loop: {exc}", file=sys.stderr)
+            return 2
     report = {
         "tasks": tasks,
         "episodes": args.episodes,

@@ -160,6 +160,20 @@ class GraphClient:
         if self._own_context:
             self.context.try_shutdown()
 
+    def check_alone(self, names: tuple[str, ...], discovery_s: float = 1.5) -> None:
+        """Raise GraphError when another graph shares this ROS domain: any of `names`
+        (this graph's nodes) running twice. Its planner would answer our beliefs and step
+        our simulator, and the evaluation would silently measure both."""
+        self.spin_until(lambda: False, discovery_s)  # let discovery see the domain
+        seen = [name for name, _ in self.node.get_node_names_and_namespaces()]
+        twice = sorted({name for name in names if seen.count(name) > 1})
+        if twice:
+            domain = self.context.get_domain_id()
+            raise GraphError(
+                f"another graph runs in ROS domain {domain} (a second {', '.join(twice)}): "
+                "give this one a domain of its own (ROS_DOMAIN_ID) or stop the other"
+            )
+
     # -- services --------------------------------------------------------------------------
 
     def set_goal(self, instruction: str, timeout: float = 30.0) -> SetGoal.Response:
