@@ -41,8 +41,8 @@ class LoopSettings:
     lockstep: bool = field(
         default=False,
         metadata=doc(
-            "act once per new belief and wait for it, never hold for it (evaluation against "
-            "sim_bridge step_mode on_action, which waits for every action)"
+            "act once per new belief and wait for the next (up to 2 s) rather than hold "
+            "(evaluation against sim_bridge step_mode on_action, which waits for every action)"
         ),
     )
     trigger: Literal["timer", "belief"] = field(

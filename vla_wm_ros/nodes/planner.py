@@ -16,11 +16,12 @@ normalised action, an end-effector velocity, or a position target integrated fro
 measured state carried by the belief; a hold is the measured position, never zeros),
 on ~/executed_action (normalised, for the state estimator)
 and in ~/plan_status. With `lockstep` a tick acts only on a belief it has not acted on
-yet and waits for one instead of holding (evaluation against a simulator that steps once
-per action and waits: a hold would be a step the CPU's timing put in). With `trigger: belief` the
-loop is event-driven, as camera-paced pipelines are: each new belief is planned on as it
-arrives (image in -> action out with no timer phase in between), and the timer only
-watches, sending the safe action when the goal is missing or the belief goes stale.
+yet and waits for one (up to 2 s) instead of holding (evaluation against a simulator
+that steps once per action and waits: a hold would be a step the CPU's timing put in).
+With `trigger: belief` the loop is event-driven, as camera-paced pipelines are: each new
+belief is planned on as it arrives (image in -> action out with no timer phase in
+between), and the timer only watches, sending the safe action when the goal is missing
+or the belief goes stale.
 
 The decisions are control/control_loop.ControlLoop's; this node converts and publishes.
 """
