@@ -85,16 +85,16 @@ class SimEpisode:
 
     def check_action(self, values: list[float]) -> np.ndarray | str:
         """The action clipped to [-1, 1], or why it is refused."""
-        if self._claimable:
-            # Sent for the previous goal (a planner still busy with its last belief when
-            # the reset came): stepping with it would start the episode with a step no
-            # tick of its goal chose, and only when the CPU was slow.
-            return "the episode reset through ~/reset waits for its goal"
         action = np.asarray(values, dtype=np.float64)
         if action.shape != (self.env.action_dim,):
             return f"{action.size} values, the {self.task} env takes {self.env.action_dim}"
         if not np.all(np.isfinite(action)):
             return "non-finite values"
+        if self._claimable:
+            # Sent for the previous goal (a planner still busy with its last belief when
+            # the reset came): stepping with it would start the episode with a step no
+            # tick of its goal chose, and only when the CPU was slow.
+            return "the episode reset through ~/reset waits for its goal"
         return np.clip(action, -1.0, 1.0)
 
     def hold(self, action: np.ndarray) -> None:
