@@ -89,8 +89,8 @@ class BeliefTracker:
         self._joint_history: deque[tuple[float, np.ndarray]] = deque(maxlen=JOINT_HISTORY)
         self.joint_skew = 0.0  # seconds between the last frame and the joints it took
         self._action = np.zeros(model.action_dim, dtype=np.float32)
-        # (features, stamp, monotonic arrival, node-clock stamp seconds)
-        self._frame: tuple[np.ndarray, object, float, float] | None = None
+        # (features, stamp, its seconds on the node clock)
+        self._frame: tuple[np.ndarray, object, float] | None = None
         self._stamp: object = None
         self._last_step = -float("inf")
         self.frames_missed = 0
@@ -174,7 +174,7 @@ class BeliefTracker:
         if problem:
             self._reject("embedding", problem)
             return None
-        self._frame = (embedding, stamp, time.monotonic(), seconds)
+        self._frame = (embedding, stamp, seconds)
         return self._fold_frame()
 
     def set_goal(self, goal_id: str) -> Estimate | None:
@@ -184,7 +184,7 @@ class BeliefTracker:
         self._action = np.zeros(self.model.action_dim, dtype=np.float32)
         self.frames_missed = 0
         self._last_step = -float("inf")
-        if self._frame is not None and self._clock() - self._frame[3] <= self._frame_timeout:
+        if self._frame is not None and self._clock() - self._frame[2] <= self._frame_timeout:
             return self._fold_frame()
         return None
 
@@ -215,7 +215,7 @@ class BeliefTracker:
         if self.stale:
             self._reject("embedding", self.stale)
             return None
-        embedding, stamp, _, seconds = self._frame
+        embedding, stamp, seconds = self._frame
         proprio = self._proprio_at(seconds)
         state = self._filter.update(embedding, proprio, self._action)
         self._stamp = stamp
